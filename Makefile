@@ -1,0 +1,31 @@
+# The two commands of the README. Each sets everything up from nothing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+MONTH  ?= 2026-10
+
+.PHONY: demo test system-deps clean sample-data
+
+# WeasyPrint draws text with Pango; most images have it, a bare one gets it here.
+system-deps:
+	@bash scripts/ensure-system-deps.sh
+
+$(BIN)/cxtruth: pyproject.toml | system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+demo: $(BIN)/cxtruth
+	$(BIN)/cxtruth render --month $(MONTH) --config config.toml
+	@echo "Open reports/cxtruth-$(MONTH).pdf"
+
+test: $(BIN)/cxtruth
+	$(BIN)/python -m pytest -q
+
+# Regenerates sample_metrics/ (deterministic: the committed files are its output).
+sample-data: $(BIN)/cxtruth
+	$(BIN)/python scripts/make_sample_data.py sample_metrics
+
+clean:
+	rm -rf $(VENV) reports build dist *.egg-info

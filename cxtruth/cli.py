@@ -1,0 +1,164 @@
+"""The command line: a thin layer over cxtruth's library.
+
+Every user mistake ends as ``Error: ...`` on stderr and a documented exit
+code (README, "Exit codes"), never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import CxtruthError
+from .months import Month
+
+
+class MonthType(click.ParamType):
+    name = "YYYY-MM"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, Month):
+            return value
+        try:
+            return Month.parse(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+MONTH = MonthType()
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+    help="config.toml to use (default: $CXTRUTH_CONFIG, then ./config.toml).",
+)
+month_option = click.option(
+    "--month", type=MONTH, default=None,
+    help="Month to report, YYYY-MM (default: the previous calendar month in the report time zone).",
+)
+
+
+def _load(config_path):
+    from .config import load_config
+    from .sources import load_sources
+
+    config = load_config(config_path)
+    return config, load_sources(config)
+
+
+def _report(config_path, month):
+    from .agenda import build_report
+
+    config, sources = _load(config_path)
+    month = month or Month.last_complete(config.report.timezone)
+    return config, build_report(config, sources, month)
+
+
+class UserError(click.ClickException):
+    """A CxtruthError as click shows it: ``Error: ...`` (and a hint), no traceback."""
+
+    def __init__(self, error: CxtruthError):
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+        self.hint = error.hint
+
+    def show(self, file=None) -> None:
+        click.echo(f"Error: {self.message}", err=True)
+        if self.hint:
+            click.echo(f"Hint: {self.hint}", err=True)
+
+
+class Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CxtruthError as exc:
+            raise UserError(exc) from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cxtruth")
+def cli():
+    """Turn CX exports into the monthly CX truth-session agenda (PDF and JSON)."""
+
+
+@cli.command()
+@month_option
+@config_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report here (default: <output_dir>/cxtruth-YYYY-MM.<format>).")
+@click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf", show_default=True,
+              help="PDF for people, HTML to inspect or restyle.")
+def render(month, config_path, out, fmt):
+    """Render the month's agenda; the metrics JSON is written beside it."""
+    from .render import metrics_json, output_paths, render_html, render_pdf, write_outputs
+
+    config, report = _report(config_path, month)
+    paths = output_paths(config.output_dir, str(report.month), out, fmt)
+    html = render_html(report)
+    document = render_pdf(html) if fmt == "pdf" else html
+    # Everything is rendered before anything is written: a failure leaves old reports intact.
+    write_outputs({paths["report"]: document, paths["json"]: metrics_json(report)})
+    counts = report.status_counts
+    click.echo(
+        f"Wrote {paths['report']} ({report.month}: {counts['off_track']} off track, "
+        f"{counts['at_risk']} at risk, {counts['on_track']} on track, {counts['no_data']} no data; "
+        f"{report.rejected_rows} rows rejected)"
+    )
+
+
+@cli.command()
+@month_option
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the DATA_CONTRACT §5 JSON document.")
+def metrics(month, config_path, as_json):
+    """Compute the month's metrics and print them (a table, or JSON with --json)."""
+    from .formatting import fmt_change, fmt_value
+    from .render import metrics_json
+
+    _, report = _report(config_path, month)
+    if as_json:
+        click.echo(metrics_json(report), nl=False)
+        return
+    click.echo(f"{report.company} — {report.month} ({report.timezone})")
+    for m in report.metrics:
+        click.echo(f"  {m.label:<30} {fmt_value(m.value, m.unit):>12}  {m.status_word:<10} "
+                   f"{fmt_change(m.change, m.unit):>10}  {m.owner}")
+    if report.rejected_rows:
+        click.echo(f"  {report.rejected_rows} rows rejected; see `cxtruth validate` or the report appendix.")
+
+
+@cli.command()
+@config_option
+def validate(config_path):
+    """Read every source and report rows read, rejected and the date range."""
+    from .config import load_config
+    from .sources import read_source
+    from .schema import SOURCES
+
+    config = load_config(config_path)
+    failed = 0
+    for name in SOURCES:
+        try:
+            result = read_source(name, config)
+        except CxtruthError as exc:
+            failed += 1
+            click.echo(f"{name:<10} ERROR  {exc}")
+            continue
+        if result.status == "absent":
+            click.echo(f"{name:<10} absent {result.path}" + ("" if result.note else " (optional)"))
+            continue
+        span = result.date_range()
+        dates = f"{span[0]:%Y-%m-%d} .. {span[1]:%Y-%m-%d}" if span else "no dates"
+        click.echo(f"{name:<10} ok     {result.rows_read:>9,} rows, {result.rejected:>6,} rejected, {dates}")
+        for issue in result.issues.head(5).itertuples():
+            click.echo(f"           {issue.file}:{issue.line} {issue.column}: {issue.reason} (got {issue.value!r})")
+        if len(result.issues) > 5:
+            click.echo(f"           ... and {len(result.issues) - 5} more")
+    if failed:
+        raise click.exceptions.Exit(4)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (``cxtruth``); exits with the command's code."""
+    cli.main(args=argv, prog_name="cxtruth")

@@ -1,0 +1,298 @@
+"""config.toml as typed, validated models (DATA_CONTRACT.md §6).
+
+Unknown keys and wrong types are errors naming the key; relative paths are
+resolved against the folder that holds the config file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .catalog import DEFAULT_FUNCTIONS, METRICS
+from .errors import ConfigError
+from .schema import DEFAULT_CHECKLIST, SOURCES
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReportConfig(_Strict):
+    title: str = "Monthly CX Truth Session"
+    company: str = "Your company"
+    timezone: str = "UTC"
+    output_dir: str = "reports"
+    meeting_minutes: int = Field(60, ge=15, le=480)
+    # Owning functions in customer-journey order; the agenda follows it.
+    functions: list[str] = Field(default_factory=lambda: list(DEFAULT_FUNCTIONS), min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Berlin', 'UTC')")
+        return value
+
+    @field_validator("functions")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("function names must be distinct")
+        return value
+
+
+class DataConfig(_Strict):
+    dir: str = "sample_metrics"
+
+
+class SourceConfig(_Strict):
+    path: str | None = None
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    decimal: Literal[".", ","] = "."
+    date_format: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r} (e.g. 'utf-8', 'cp1252', 'utf-16')")
+        return value
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, value: str) -> str:
+        if value == "\\t":
+            value = "\t"
+        if len(value) != 1 or value in "\"\r\n":
+            raise ValueError("delimiter must be one character other than a quote or newline")
+        return value
+
+    @field_validator("date_format")
+    @classmethod
+    def _has_directive(cls, value: str | None) -> str | None:
+        if value is not None and "%" not in value:
+            raise ValueError("date_format must be a strftime pattern such as '%d/%m/%Y'")
+        return value
+
+
+class HandoffSourceConfig(SourceConfig):
+    checklist: list[str] = Field(default_factory=lambda: list(DEFAULT_CHECKLIST), min_length=1)
+
+
+class SourcesConfig(_Strict):
+    nps: SourceConfig = SourceConfig()
+    accounts: SourceConfig = SourceConfig()
+    adoption: SourceConfig = SourceConfig()
+    handoffs: HandoffSourceConfig = HandoffSourceConfig()
+    feedback: SourceConfig = SourceConfig()
+    actions: SourceConfig = SourceConfig()
+    awareness: SourceConfig = SourceConfig()
+
+    @model_validator(mode="after")
+    def _mapped_columns_exist(self) -> "SourcesConfig":
+        for name in SOURCES:
+            source = getattr(self, name)
+            known = set(SOURCES[name].names)
+            if name == "handoffs":
+                known |= set(source.checklist)
+            for canonical in source.columns:
+                if canonical not in known:
+                    raise ValueError(
+                        f"sources.{name}.columns.{canonical}: not a column of {name} "
+                        f"(expected one of: {', '.join(sorted(known))})"
+                    )
+        return self
+
+
+class MetricConfig(_Strict):
+    owner: str
+    consulted: list[str] = Field(default_factory=list)
+    target: float
+    warn: float
+    direction: Literal["higher", "lower"]
+
+    @model_validator(mode="after")
+    def _warn_beyond_target(self) -> "MetricConfig":
+        # warn is the line between at_risk and off_track, so it must be worse than target.
+        if self.direction == "higher" and self.warn > self.target:
+            raise ValueError(f"warn ({self.warn:g}) must be <= target ({self.target:g}) when higher is better")
+        if self.direction == "lower" and self.warn < self.target:
+            raise ValueError(f"warn ({self.warn:g}) must be >= target ({self.target:g}) when lower is better")
+        return self
+
+
+class NpsMetricConfig(MetricConfig):
+    min_sample: int = Field(30, ge=1)
+
+
+class AdoptionMetricConfig(MetricConfig):
+    features: list[str] = Field(default_factory=list)  # empty: every feature seen
+
+
+class HandoffMetricConfig(MetricConfig):
+    sla_days: float = Field(5, ge=0)
+
+
+class ClosureMetricConfig(MetricConfig):
+    sla_days: float = Field(14, ge=0)
+
+
+class OnboardingMetricConfig(MetricConfig):
+    min_active_days: int = Field(5, ge=1, le=30)
+
+
+class TimeToValueMetricConfig(MetricConfig):
+    value_features: list[str] = Field(default_factory=list)  # empty: the tracked adoption features
+
+
+_METRIC_MODELS: dict[str, type[MetricConfig]] = {
+    "nps": NpsMetricConfig,
+    "feature_adoption": AdoptionMetricConfig,
+    "handoff_quality": HandoffMetricConfig,
+    "closure_time": ClosureMetricConfig,
+    "onboarding_engagement": OnboardingMetricConfig,
+    "time_to_value": TimeToValueMetricConfig,
+}
+
+
+def _metric_default(key: str):
+    info = METRICS[key]
+    model = _METRIC_MODELS.get(key, MetricConfig)
+    return model(
+        owner=info.owner, consulted=list(info.consulted), target=info.target,
+        warn=info.warn, direction=info.direction,
+    )
+
+
+def _with_defaults(key: str):
+    """A before-validator that fills keys the user left out from the catalogue."""
+
+    def fill(value):
+        if isinstance(value, dict):
+            base = _metric_default(key).model_dump()
+            return {**base, **value}
+        return value
+
+    return fill
+
+
+class MetricsConfig(_Strict):
+    nps: NpsMetricConfig = Field(default_factory=lambda: _metric_default("nps"))
+    logo_churn: MetricConfig = Field(default_factory=lambda: _metric_default("logo_churn"))
+    revenue_churn: MetricConfig = Field(default_factory=lambda: _metric_default("revenue_churn"))
+    feature_adoption: AdoptionMetricConfig = Field(default_factory=lambda: _metric_default("feature_adoption"))
+    handoff_quality: HandoffMetricConfig = Field(default_factory=lambda: _metric_default("handoff_quality"))
+    closure_time: ClosureMetricConfig = Field(default_factory=lambda: _metric_default("closure_time"))
+    onboarding_engagement: OnboardingMetricConfig = Field(
+        default_factory=lambda: _metric_default("onboarding_engagement"))
+    time_to_value: TimeToValueMetricConfig = Field(default_factory=lambda: _metric_default("time_to_value"))
+    feature_awareness: MetricConfig = Field(default_factory=lambda: _metric_default("feature_awareness"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_partial_tables(cls, data):
+        # A [metrics.nps] table that sets only target keeps the catalogue's owner etc.
+        if isinstance(data, dict):
+            data = {k: _with_defaults(k)(v) if k in METRICS else v for k, v in data.items()}
+        return data
+
+    def get(self, key: str) -> MetricConfig:
+        return getattr(self, key)
+
+
+class Config(_Strict):
+    report: ReportConfig = ReportConfig()
+    data: DataConfig = DataConfig()
+    sources: SourcesConfig = SourcesConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    # Folder holding config.toml; relative paths are resolved against it.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _owners_are_functions(self) -> "Config":
+        functions = set(self.report.functions)
+        for key in METRICS:
+            metric = self.metrics.get(key)
+            for field, names in (("owner", [metric.owner]), ("consulted", metric.consulted)):
+                for name in names:
+                    if name not in functions:
+                        raise ValueError(
+                            f"metrics.{key}.{field}: {name!r} is not one of [report] functions "
+                            f"({', '.join(self.report.functions)})"
+                        )
+        return self
+
+    @classmethod
+    def from_file(cls, path: Path) -> "Config":
+        """Read and validate ``path``; raises ConfigError naming the key at fault."""
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}")
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}")
+        if "base_dir" in raw:
+            raise ConfigError(f"{path}: base_dir: unknown key")
+        try:
+            return cls.model_validate({**raw, "base_dir": path.resolve().parent})
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: {_first_error(exc)}") from None
+
+    # -- paths --------------------------------------------------------------
+
+    def resolve(self, relative: str | Path) -> Path:
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    def source_path(self, name: str) -> tuple[Path, bool]:
+        """(path, user_set) for a source: the configured path or <data.dir>/<name>.csv."""
+        source: SourceConfig = getattr(self.sources, name)
+        if source.path:
+            return self.resolve(source.path), True
+        return self.resolve(self.data.dir) / f"{name}.csv", False
+
+    @property
+    def output_dir(self) -> Path:
+        return self.resolve(self.report.output_dir)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    location = ".".join(str(part) for part in err["loc"] if part != "__root__")
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif err["type"] == "missing":
+        message = "required key is missing"
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{location}: {message}{suffix}" if location else message + suffix
+
+
+def find_config(explicit: str | Path | None) -> Path:
+    """--config wins over CXTRUTH_CONFIG, which wins over ./config.toml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("CXTRUTH_CONFIG")
+    if env:
+        return Path(env)
+    return Path("config.toml")
+
+
+def load_config(explicit: str | Path | None = None) -> Config:
+    return Config.from_file(find_config(explicit))

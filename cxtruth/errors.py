@@ -1,0 +1,33 @@
+"""The one exception family users see.
+
+The CLI catches `CxtruthError`, prints ``Error: <message>`` (and a hint where
+there is one) and exits with the class's exit code; nothing else is shown.
+"""
+
+
+class CxtruthError(Exception):
+    """A problem the user can fix; the message says what and where."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+class ConfigError(CxtruthError):
+    """config.toml is missing, unreadable or invalid."""
+
+    exit_code = 3
+
+
+class DataError(CxtruthError):
+    """A source file cannot be read as the table the contract describes."""
+
+    exit_code = 4
+
+
+class RenderError(CxtruthError):
+    """The report could not be rendered or written."""
+
+    exit_code = 5

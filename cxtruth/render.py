@@ -1,0 +1,130 @@
+"""Rendering: the report model to HTML (Jinja), PDF (WeasyPrint) and JSON, written atomically.
+
+The rendering boundary: every template autoescapes whatever its name, undefined
+names are errors, and WeasyPrint's URL fetcher refuses every fetch, so nothing
+a CSV cell or a template says can make the renderer read a file or call a URL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from .agenda import MAX_ISSUES_SHOWN, Report, metrics_document
+from .errors import RenderError
+from .formatting import fmt_change, fmt_count, fmt_target, fmt_value
+
+log = logging.getLogger(__name__)
+
+
+def packaged_template_dir() -> Path:
+    """The default templates: inside the installed wheel, or templates/ of a source checkout."""
+    inside = Path(str(resources.files("cxtruth"))) / "templates"
+    if inside.is_dir():
+        return inside
+    # Editable installs and a plain checkout keep them at the top of the repository.
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(packaged_template_dir()),
+        autoescape=True,  # for every template, whatever its file name
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(value=fmt_value, change=fmt_change, count=fmt_count, target=fmt_target)
+    return env
+
+
+def render_html(report: Report, charts: bool = True) -> str:
+    """The report as one self-contained HTML document (CSS and SVG charts inline)."""
+    from .charts import trend_svg  # matplotlib is imported only when a chart is drawn
+
+    env = environment()
+    css = (packaged_template_dir() / "report.css").read_text(encoding="utf-8")
+    chart_svgs = {m.key: Markup(trend_svg(m)) for m in report.metrics} if charts else {}
+    try:
+        return env.get_template("report.html.j2").render(
+            report=report, css=Markup(css), charts=chart_svgs, max_issues=MAX_ISSUES_SHOWN)
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"template error: {exc}")
+
+
+def refusing_fetcher():
+    """A WeasyPrint URL fetcher that refuses everything: the HTML is self-contained."""
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher
+
+    class RefuseAll(URLFetcher):
+        def fetch(self, url, headers=None):
+            raise FatalURLFetchingError(f"refused to fetch {url[:80]!r}: reports fetch nothing")
+
+    return RefuseAll()
+
+
+def render_pdf(html: str) -> bytes:
+    """PDF bytes from self-contained HTML; any attempt to fetch a resource fails the render."""
+    import weasyprint
+    from weasyprint.urls import FatalURLFetchingError
+
+    fetcher = refusing_fetcher()
+    try:
+        document = weasyprint.HTML(string=html, base_url=None, url_fetcher=fetcher)
+        return document.write_pdf(uncompressed_pdf=False)
+    except FatalURLFetchingError as exc:
+        raise RenderError(f"the report tried to load an outside resource ({exc}); nothing was written")
+
+
+def metrics_json(report: Report) -> str:
+    return json.dumps(metrics_document(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write to a temporary file beside ``path``, then move it into place.
+
+    A crash or a full disk leaves the previous file as it was.
+    """
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; reports are shared like any file
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_outputs(outputs: dict[Path, bytes | str]) -> None:
+    """Write several files, each atomically; all are rendered before the first is written."""
+    try:
+        for path, data in outputs.items():
+            write_atomic(path, data)
+    except OSError as exc:
+        raise RenderError(f"cannot write {exc.filename or 'the report'}: {exc.strerror or exc}")
+
+
+def output_paths(default_dir: Path, month: str, out: Path | None, fmt: str) -> dict[str, Path]:
+    """Where render writes: the report itself and its JSON beside it."""
+    report = out if out is not None else default_dir / f"cxtruth-{month}.{fmt}"
+    return {"report": report, "json": report.with_suffix(".json")}
+
+

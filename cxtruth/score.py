@@ -1,0 +1,115 @@
+"""Scoring (DATA_CONTRACT.md §4): status, owner, previous value, change, trend.
+
+Pure functions of computed metrics and config; nothing here reads or writes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .catalog import METRICS
+from .config import Config, MetricConfig
+from .months import Month
+
+STATUSES = ("off_track", "at_risk", "no_data", "on_track")  # most urgent first
+STATUS_WORDS = {"on_track": "On track", "at_risk": "At risk", "off_track": "Off track", "no_data": "No data"}
+
+
+def status_of(value: float | None, settings: MetricConfig) -> str:
+    """on_track / at_risk / off_track / no_data, comparing the unrounded value."""
+    if value is None:
+        return "no_data"
+    sign = 1 if settings.direction == "higher" else -1
+    if sign * value >= sign * settings.target:
+        return "on_track"
+    if sign * value >= sign * settings.warn:
+        return "at_risk"
+    return "off_track"
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    month: Month
+    value: float | None
+    status: str
+    low_sample: bool = False
+
+
+@dataclass
+class ScoredMetric:
+    key: str
+    label: str
+    unit: str
+    definition: str
+    value: float | None
+    status: str
+    owner: str
+    consulted: list[str]
+    target: float
+    warn: float
+    direction: str
+    previous: float | None
+    change: float | None
+    extras: dict[str, Any]
+    trend: list[TrendPoint] = field(default_factory=list)
+
+    @property
+    def status_word(self) -> str:
+        return STATUS_WORDS[self.status]
+
+    @property
+    def severity(self) -> int:
+        return STATUSES.index(self.status)
+
+    @property
+    def improved(self) -> bool | None:
+        """Whether the change moved the right way (None when there is no change)."""
+        if self.change is None or self.change == 0:
+            return None
+        return (self.change > 0) == (self.direction == "higher")
+
+
+def _nps_se(extras: dict[str, Any]) -> float | None:
+    n = extras.get("n")
+    if not n or extras.get("promoters") is None:
+        return None
+    p, d = extras["promoters"] / n, extras["detractors"] / n
+    return 100.0 * math.sqrt(max(p + d - (p - d) ** 2, 0.0) / n)
+
+
+def nps_change_significant(current: dict[str, Any], previous: dict[str, Any]) -> bool | None:
+    """|change| > 1.96 * sqrt(se_M² + se_prev²); None when either month has no data."""
+    if current.get("value") is None or previous.get("value") is None:
+        return None
+    se_now, se_prev = _nps_se(current), _nps_se(previous)
+    change = current["value"] - previous["value"]
+    return abs(change) > 1.96 * math.sqrt(se_now**2 + se_prev**2)
+
+
+def score_metrics(config: Config, history: dict[Month, dict[str, dict[str, Any]]], month: Month) -> list[ScoredMetric]:
+    """Score every metric for ``month``; ``history`` must hold ``month`` and the months of the trend."""
+    months = sorted(history)
+    current, previous = history[month], history.get(month.shift(-1))
+    scored = []
+    for key, info in METRICS.items():
+        settings = config.metrics.get(key)
+        result = dict(current[key])
+        value = result.pop("value")
+        prev_value = previous[key]["value"] if previous else None
+        change = value - prev_value if value is not None and prev_value is not None else None
+        if key == "nps":
+            result["change_significant"] = nps_change_significant(current[key], previous[key]) if previous else None
+        trend = [
+            TrendPoint(m, history[m][key]["value"], status_of(history[m][key]["value"], settings),
+                       bool(history[m][key].get("low_sample")))
+            for m in months if m <= month
+        ]
+        scored.append(ScoredMetric(
+            key=key, label=info.label, unit=info.unit, definition=info.definition,
+            value=value, status=status_of(value, settings), owner=settings.owner,
+            consulted=list(settings.consulted), target=settings.target, warn=settings.warn,
+            direction=settings.direction, previous=prev_value, change=change, extras=result, trend=trend,
+        ))
+    return scored

@@ -1,0 +1,80 @@
+"""Vectorised converters from text cells to typed values.
+
+Each returns the converted Series and leaves invalid cells as NaN/NaT/NA;
+the caller decides which of those are errors (blank vs. malformed).
+Timestamps come back as naive wall-clock times in the report time zone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# A time of day followed by a UTC offset: ...14:05Z, ...14:05:00+02, +0200, +02:00.
+# (The time is required so the "-31" of a plain date is not read as an offset.)
+_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+_TRUE = ("true", "yes", "y", "1")
+_FALSE = ("false", "no", "n", "0")
+
+
+def _to_datetime(values: pd.Series, fmt: str, utc: bool) -> pd.Series:
+    return pd.to_datetime(values, format=fmt, errors="coerce", utc=utc)
+
+
+def parse_datetimes(values: pd.Series, timezone: str, date_format: str | None = None) -> pd.Series:
+    """ISO 8601 (or ``date_format``) text to naive report-zone datetimes.
+
+    A value with an offset is converted to ``timezone``; a naive value or a
+    plain date is taken as already in it (DATA_CONTRACT.md §1).
+    """
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    has_offset = values.str.contains(_OFFSET, regex=True, na=False)
+    naive = values[~has_offset]
+    if len(naive):
+        # With a configured day format, a time of day after it and ISO 8601
+        # (never ambiguous) are accepted too.
+        formats = [date_format, f"{date_format} %H:%M", f"{date_format} %H:%M:%S"] if date_format else []
+        parsed = _to_datetime(naive, "ISO8601", utc=False)
+        for fmt in formats:
+            if not parsed.isna().any():
+                break
+            missing = parsed.isna()
+            parsed = parsed.fillna(_to_datetime(naive[missing], fmt, utc=False))
+        out.loc[naive.index] = parsed.astype("datetime64[ns]")
+    offset = values[has_offset]
+    if len(offset):
+        parsed = _to_datetime(offset, "ISO8601", utc=True)
+        if date_format and parsed.isna().any():
+            retry = _to_datetime(offset[parsed.isna()], date_format, utc=True)
+            parsed = parsed.fillna(retry)
+        local = parsed.dt.tz_convert(timezone).dt.tz_localize(None)
+        out.loc[offset.index] = local.astype("datetime64[ns]")
+    return out
+
+
+def parse_numbers(values: pd.Series, decimal: str = ".") -> pd.Series:
+    """Text to float; NaN for anything that is not a finite plain number."""
+    text = values
+    if decimal == ",":
+        # In a comma-decimal file a '.' is a thousands mark or a mistake: refuse it.
+        text = text.where(~text.str.contains(".", regex=False), "x").str.replace(",", ".", regex=False)
+    else:
+        text = text.where(~text.str.contains(",", regex=False), "x")
+    numbers = pd.to_numeric(text.where(text.str.strip().str.lower() != "nan", "x"), errors="coerce")
+    numbers = numbers.astype("float64")
+    return numbers.where(np.isfinite(numbers))
+
+
+def parse_integers(values: pd.Series, decimal: str = ".") -> pd.Series:
+    """Text to whole numbers (``9.0`` is 9, ``9.5`` is invalid); float with NaN for invalid."""
+    numbers = parse_numbers(values, decimal)
+    return numbers.where(numbers == np.round(numbers))
+
+
+def parse_booleans(values: pd.Series) -> pd.Series:
+    """true/false, yes/no, y/n, 1/0 in any case; NA for blank or anything else."""
+    lowered = values.str.strip().str.lower()
+    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    out[lowered.isin(_TRUE)] = True
+    out[lowered.isin(_FALSE)] = False
+    return out

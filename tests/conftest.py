@@ -1,0 +1,40 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cxtruth.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def run():
+    """Invoke the real CLI; returns click's Result (exit_code, stdout, stderr)."""
+    runner = CliRunner()
+
+    def invoke(*args, env=None):
+        return runner.invoke(cli, [str(a) for a in args], env=env, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def handcalc(tmp_path) -> Path:
+    """A copy of the hand-computed fixture exports; returns its config.toml."""
+    target = tmp_path / "handcalc"
+    shutil.copytree(DATA / "handcalc", target)
+    return target / "config.toml"
+
+
+@pytest.fixture
+def metrics_json(run):
+    def compute(config: Path, month: str = "2026-10") -> dict:
+        result = run("metrics", "--month", month, "--config", config, "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    return compute

@@ -1,0 +1,168 @@
+"""Every formula of DATA_CONTRACT.md §3 against numbers worked out by hand.
+
+The fixture (tests/data/handcalc) is in America/New_York; the comments give
+the arithmetic so each expected value can be checked without running code.
+"""
+
+import math
+
+import pytest
+
+from cxtruth.metrics import MetricInputs, compute_month
+from cxtruth.config import Config
+from cxtruth.months import Month
+
+CONTRACT_KEYS = {"nps", "logo_churn", "revenue_churn", "feature_adoption", "handoff_quality",
+                 "closure_time", "onboarding_engagement", "time_to_value", "feature_awareness"}
+
+
+@pytest.fixture
+def doc(handcalc, metrics_json):
+    return metrics_json(handcalc)
+
+
+def test_document_shape(doc):
+    assert doc["month"] == "2026-10"
+    assert doc["timezone"] == "America/New_York"
+    assert set(doc["metrics"]) == CONTRACT_KEYS
+    for entry in doc["metrics"].values():
+        for key in ("value", "status", "owner", "consulted", "target", "warn", "direction", "previous", "change"):
+            assert key in entry
+
+
+def test_nps(doc):
+    nps = doc["metrics"]["nps"]
+    # October (New York): r1 10, r2 10 (last row wins), r3 9 (03:30Z Nov 1 = 23:30 Oct 31 local),
+    # r5 8, r6 6, r7 3, r8 9 ("9.0"), r10 7, r11 2 (23:59 naive). r4 is Sep 30 local; r9 (9.5) rejected;
+    # r12 (naive Nov 1 00:00) is November.
+    assert (nps["n"], nps["promoters"], nps["passives"], nps["detractors"]) == (9, 4, 2, 3)
+    assert nps["value"] == pytest.approx(100 * (4 - 3) / 9)
+    p, d = 4 / 9, 3 / 9
+    assert nps["margin_of_error"] == pytest.approx(196 * math.sqrt((p + d - (p - d) ** 2) / 9))
+    assert nps["margin_of_error"] == pytest.approx(57.1595, abs=1e-4)
+    assert nps["previous"] == -100.0  # September: r4 alone, a 0
+    assert nps["change"] == pytest.approx(111.111, abs=1e-3)
+    assert nps["low_sample"] is True  # 9 < min_sample 30
+    # se now = 100*sqrt(0.765432/9) = 29.16; se prev = 0 (one detractor); 111.1 > 1.96*29.16
+    assert nps["change_significant"] is True
+    assert nps["segments"]["SMB"] == pytest.approx({"value": 100 * (3 - 2) / 6, "n": 6,
+                                                    "margin_of_error": nps["segments"]["SMB"]["margin_of_error"]})
+    assert nps["segments"]["ENT"]["value"] == 0.0 and nps["segments"]["ENT"]["n"] == 3
+    assert nps["status"] == "off_track"  # 11.1 < warn 25
+
+
+def test_churn(doc):
+    logo, revenue = doc["metrics"]["logo_churn"], doc["metrics"]["revenue_churn"]
+    # Base: started before Oct 1, not churned before it: a1, a2, a5, a6, a7 (a3 churned Sep 30,
+    # a4 started Oct 1). Churned in October: a2 (Oct 15), a5 (Oct 31).
+    assert (logo["churned"], logo["base"]) == (2, 5)
+    assert logo["value"] == pytest.approx(40.0)
+    assert logo["segments"] == {"ENT": {"value": 100.0, "base": 1}, "SMB": {"value": 25.0, "base": 4}}
+    assert logo["previous"] == pytest.approx(25.0)  # Sep base a1 a2 a3 a5; a3 churned
+    # MRR: base 100+200+300+50+0 (blank) = 650; churned 200+300 = 500
+    assert (revenue["churned_mrr"], revenue["base_mrr"]) == (500.0, 650.0)
+    assert revenue["value"] == pytest.approx(100 * 500 / 650)
+    assert revenue["previous"] == pytest.approx(100 * 1000 / 1600)
+
+
+def test_feature_adoption(doc):
+    fa = doc["metrics"]["feature_adoption"]
+    # Active in Oct: a1 a2 a4 a5 a6 a7 (6). reports: a1 a2 a7 -> 50 %; alerts: a4 -> 16.7 %.
+    # a3's event does not count (churned Sep 30); a9 is unknown; dashboards is not tracked.
+    assert fa["active_accounts"] == 6
+    assert fa["per_feature"] == pytest.approx({"reports": 50.0, "alerts": 100 / 6})
+    assert fa["value"] == pytest.approx((50.0 + 100 / 6) / 2)
+    # SMB a1 a2 a6 a7: reports 3/4, alerts 0 -> 37.5; ENT a4 a5: reports 0, alerts 1/2 -> 25
+    assert fa["segments"] == {"ENT": {"value": 25.0, "n": 2}, "SMB": {"value": 37.5, "n": 4}}
+
+
+def test_handoff_quality(doc):
+    hq = doc["metrics"]["handoff_quality"]
+    # h1 5/5, h2 2/5 (Y, TRUE), h4 3/5; h3 rejected (handoff before closed-won); h5 is September.
+    assert hq["n"] == 3
+    assert hq["value"] == pytest.approx((100 + 40 + 60) / 3)
+    assert hq["mean_csm_rating"] == pytest.approx(4.0)  # (5 + 3) / 2, h4 blank
+    assert hq["within_sla_pct"] == pytest.approx(200 / 3)  # lags 4, 8, 5 days vs SLA 5
+
+
+def test_closure_time(doc):
+    ct = doc["metrics"]["closure_time"]
+    # Closed in Oct: f1 2.5 d, f2 20 d, f3 1 d. f6 rejected (closed before received).
+    assert ct["n"] == 3
+    assert ct["value"] == 2.5
+    assert ct["p90_days"] == pytest.approx(2.5 + 0.8 * 17.5)  # linear interpolation at rank 1.8
+    assert ct["within_sla_pct"] == pytest.approx(200 / 3)
+    # Open at Nov 1: f4, f5 (closed Nov 5), f7 (22:00-04:00 = Oct 31 22:00 local)
+    assert ct["open_backlog"] == 3
+    assert ct["oldest_open_days"] == 92.0  # f5 received Aug 1
+    assert ct["previous"] is None and ct["change"] is None  # nothing closed in September
+
+
+def test_onboarding_engagement(doc):
+    oe = doc["metrics"]["onboarding_engagement"]
+    # Cohort: started in September: a6 (5 distinct days in its first 30), a7 (2 days; Oct 25 is outside)
+    assert (oe["cohort"], oe["engaged"]) == (2, 1)
+    assert oe["value"] == 50.0
+    assert oe["status"] == "at_risk"  # exactly at warn 50 counts as at risk
+
+
+def test_time_to_value(doc):
+    ttv = doc["metrics"]["time_to_value"]
+    # First value in Oct: a4 Oct 2 10:00 from Oct 1 (1.4167 d), a3 Oct 2 10:00 from 2025-06-01
+    # (488.4167 d), a2 Oct 5 10:00 from 2025-03-01 (583.4167 d).
+    assert ttv["n"] == 3
+    assert ttv["value"] == pytest.approx(488 + 10 / 24)
+    assert ttv["p90_days"] == pytest.approx(488 + 10 / 24 + 0.8 * 95)
+    assert ttv["previous"] == pytest.approx(1 + 9 / 24)  # Sep: a6 0.375, a7 1.375, a1 628.4
+
+
+def test_feature_awareness(doc):
+    aw = doc["metrics"]["feature_awareness"]
+    # w1 alerts yes, w1 api no, w2 alerts yes (repeat: last row wins); w3 "maybe" and w4 blank rejected
+    assert aw["n"] == 3
+    assert aw["per_feature"] == {"alerts": 100.0, "api": 0.0}
+    assert aw["value"] == 50.0
+
+
+def test_data_quality_names_each_row(doc):
+    dq = doc["data_quality"]
+    assert dq["rejected_rows"] == 7
+    found = {(i["file"], i["line"], i["column"], i["value"]) for i in dq["issues"]}
+    assert found == {
+        # r1's comment spans two text lines but is one spreadsheet row, so r2 is line 3
+        ("nps.csv", 3, "response_id", "r2"),
+        ("nps.csv", 10, "score", "9.5"),
+        ("handoffs.csv", 4, "handoff_at", "2026-10-08"),
+        ("feedback.csv", 7, "closed_at", "2026-10-09 00:00"),
+        ("awareness.csv", 4, "response_id", "w2"),
+        ("awareness.csv", 6, "aware", "maybe"),
+        ("awareness.csv", 7, "aware", ""),
+    }
+
+
+def test_empty_month_is_null_not_zero(handcalc, metrics_json):
+    doc = metrics_json(handcalc, "2024-01")
+    for key, entry in doc["metrics"].items():
+        assert entry["value"] is None, key
+        assert entry["status"] == "no_data", key
+    assert doc["metrics"]["nps"]["n"] == 0
+
+
+def test_missing_source_is_no_data(handcalc, metrics_json):
+    (handcalc.parent / "feedback.csv").unlink()
+    doc = metrics_json(handcalc)
+    assert doc["metrics"]["closure_time"]["value"] is None
+    assert doc["metrics"]["closure_time"]["status"] == "no_data"
+    assert doc["data_quality"]["sources"]["feedback"]["status"] == "absent"
+
+
+def test_library_api_matches_cli(handcalc, doc):
+    """The pure core gives the same numbers without the CLI."""
+    from cxtruth.sources import load_sources
+
+    config = Config.from_file(handcalc)
+    sources = load_sources(config)
+    inputs = MetricInputs.from_frames(config, {k: sources.frame(k) for k in sources.results})
+    month = compute_month(inputs, Month(2026, 10))
+    for key in CONTRACT_KEYS:
+        assert month[key]["value"] == pytest.approx(doc["metrics"][key]["value"]), key

@@ -1,0 +1,97 @@
+"""Adapters: real CSV files as tools export them, read through the real CLI."""
+
+import shutil
+
+import pytest
+
+from conftest import DATA
+
+
+def test_tool_shaped_export(tmp_path, metrics_json):
+    """';' delimiter, comma decimals, day-first dates, BOM, CRLF, mapped headers, mixed offsets."""
+    shutil.copytree(DATA / "toolshaped", tmp_path / "t")
+    doc = metrics_json(tmp_path / "t" / "config.toml")
+    nps = doc["metrics"]["nps"]
+    # October in New York: x1 10, x2 9 ("9,0"), x3 9 (03:30Z Nov 1), x5 8, x6 6, x7 3
+    assert (nps["n"], nps["promoters"], nps["passives"], nps["detractors"]) == (6, 3, 1, 2)
+    assert nps["value"] == pytest.approx(100 * (3 - 2) / 6)
+    assert nps["previous"] == -100.0  # x4: 03:00Z Oct 1 is Sep 30 local
+    issues = [(i["line"], i["column"], i["value"]) for i in doc["data_quality"]["issues"]]
+    assert issues == [(9, "score", "9,5"), (10, "responded_at", "2026-13-45")]
+    # sources without files at their default paths say so instead of pretending zero
+    assert doc["metrics"]["logo_churn"]["value"] is None
+    assert doc["data_quality"]["sources"]["accounts"]["status"] == "absent"
+
+
+def write_project(tmp_path, nps_text: str, extra_config: str = "", encoding="utf-8"):
+    (tmp_path / "nps.csv").write_bytes(nps_text.encode(encoding))
+    (tmp_path / "config.toml").write_text(f'[data]\ndir = "."\n{extra_config}', encoding="utf-8")
+    return tmp_path / "config.toml"
+
+
+def test_comment_text_survives_exactly(tmp_path, metrics_json):
+    comment = 'Line one, "quoted"\r\nline two <script>alert(1)</script> {{ 7*7 }} =HYPERLINK("x") é 🎉 שלום'
+    quoted = '"' + comment.replace('"', '""') + '"'
+    config = write_project(tmp_path, f"response_id,responded_at,score,comment\nr1,2026-10-01,9,{quoted}\n")
+    from cxtruth.config import Config
+    from cxtruth.sources import read_source
+
+    result = read_source("nps", Config.from_file(config))
+    assert result.frame["comment"].tolist() == [comment]
+
+
+def test_header_matching_ignores_case_and_spacing(tmp_path, metrics_json):
+    config = write_project(tmp_path, "Response_ID ,RESPONDED_AT,\xa0score\nr1,2026-10-01,9\n")
+    assert metrics_json(config)["metrics"]["nps"]["n"] == 1
+
+
+def test_missing_required_column_names_file_and_columns(tmp_path, run):
+    config = write_project(tmp_path, "response_id,when,score\nr1,2026-10-01,9\n")
+    result = run("metrics", "--month", "2026-10", "--config", config, "--json")
+    assert result.exit_code == 4
+    assert result.stdout == ""
+    assert "Error: nps.csv: line 1: required column missing: responded_at; found: response_id, when, score" \
+        in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_cp1252_read_as_utf8_suggests_encoding(tmp_path, run):
+    config = write_project(tmp_path, "response_id,responded_at,score,comment\nr1,2026-10-01,9,café\n",
+                           encoding="cp1252")
+    result = run("metrics", "--month", "2026-10", "--config", config)
+    assert result.exit_code == 4
+    assert "Error: nps.csv: line 2: not valid utf-8 text" in result.stderr
+    assert 'encoding = "cp1252"' in result.stderr
+
+
+def test_cp1252_when_configured(tmp_path, metrics_json):
+    config = write_project(tmp_path, "response_id,responded_at,score,comment\nr1,2026-10-01,9,café\n",
+                           '[sources.nps]\nencoding = "cp1252"\n', encoding="cp1252")
+    assert metrics_json(config)["metrics"]["nps"]["n"] == 1
+
+
+def test_ragged_row_is_rejected_and_later_lines_stay_right(tmp_path, metrics_json):
+    config = write_project(tmp_path, 'response_id,responded_at,score,comment\n'
+                                     'r1,2026-10-01,9,"two\nlines"\n'
+                                     'r2,2026-10-01,9,a,EXTRA\n'
+                                     'r3,2026-10-01,eleven,\n')
+    doc = metrics_json(config)
+    issues = [(i["line"], i["reason"]) for i in doc["data_quality"]["issues"]]
+    assert issues == [(3, "row has 5 fields, expected 4"), (4, "score must be a whole number 0..10")]
+    assert doc["metrics"]["nps"]["n"] == 1
+
+
+@pytest.mark.parametrize("score, accepted", [("9.0", True), (" 9 ", True), ("9.5", False), ("ten", False),
+                                              ("11", False), ("-1", False), ("", False)])
+def test_score_rules(tmp_path, metrics_json, score, accepted):
+    config = write_project(tmp_path, f'response_id,responded_at,score\nr1,2026-10-01,"{score}"\n')
+    doc = metrics_json(config)
+    assert doc["metrics"]["nps"]["n"] == (1 if accepted else 0)
+    assert doc["data_quality"]["rejected_rows"] == (0 if accepted else 1)
+
+
+def test_ambiguous_date_is_never_guessed(tmp_path, metrics_json):
+    config = write_project(tmp_path, "response_id,responded_at,score\nr1,10/11/2026,9\n")
+    doc = metrics_json(config, "2026-10")
+    assert doc["metrics"]["nps"]["value"] is None
+    assert "set date_format" in doc["data_quality"]["issues"][0]["reason"]
