@@ -3,7 +3,7 @@
 # Debian/Ubuntu only; elsewhere it says what is missing and leaves it to you.
 set -euo pipefail
 missing=()
-for lib in libpango-1.0.so.0 libpangoft2-1.0.so.0 libharfbuzz.so.0 libfontconfig.so.1; do
+for lib in libpango-1.0.so.0 libpangoft2-1.0.so.0 libharfbuzz.so.0 libharfbuzz-subset.so.0 libfontconfig.so.1; do
   ldconfig -p | grep -q "$lib" || missing+=("$lib")
 done
 fc-list 2>/dev/null | grep -qi "DejaVu Sans" || missing+=("DejaVu fonts")
@@ -13,7 +13,7 @@ if command -v apt-get >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libfontconfig1 fonts-dejavu-core >/dev/null
+    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core >/dev/null
 else
   echo "Install Pango >= 1.44 and the DejaVu fonts with your package manager." >&2
   exit 1
