@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from . import __version__
 from .config import Config
-from .formatting import fmt_change, fmt_value
+from .formatting import fmt_change, fmt_count, fmt_value
 from .metrics import MetricInputs, compute_months
 from .months import Month
 from .schema import SOURCES
@@ -78,9 +78,6 @@ class Report:
     issues: list[dict[str, Any]]
     issues_total: int
     rejected_rows: int
-
-    def metric(self, key: str) -> ScoredMetric:
-        return next(m for m in self.metrics if m.key == key)
 
     @property
     def status_counts(self) -> dict[str, int]:
@@ -245,8 +242,6 @@ def metrics_document(report: Report) -> dict[str, Any]:
 
 def metric_facts(m: ScoredMetric) -> list[str]:
     """The supporting numbers printed under a metric's value, in words."""
-    from .formatting import fmt_count
-
     e = m.extras
     facts: list[str] = []
     if m.key == "nps" and e.get("n"):

@@ -6,7 +6,7 @@ and validate) and for config validation (which checks column mappings).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Kind = Literal["text", "datetime", "date", "int", "number", "bool"]
@@ -32,9 +32,6 @@ class SourceSpec:
     time_column: str | None = None  # the column freshness and date ranges use
     # (later column, earlier column, reason) pairs: a row where later < earlier is rejected
     order_rules: tuple[tuple[str, str, str], ...] = field(default=())
-
-    def column(self, name: str) -> Column:
-        return next(c for c in self.columns if c.name == name)
 
     @property
     def names(self) -> list[str]:
@@ -152,11 +149,4 @@ def source_spec(name: str, checklist: tuple[str, ...] | list[str] = DEFAULT_CHEC
     if name != "handoffs":
         return spec
     extra = tuple(Column(item, "bool", nullable=True) for item in checklist)
-    return SourceSpec(
-        spec.name,
-        spec.columns + extra,
-        spec.unique_key,
-        spec.optional,
-        spec.time_column,
-        spec.order_rules,
-    )
+    return replace(spec, columns=spec.columns + extra)
