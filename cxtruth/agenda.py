@@ -15,11 +15,13 @@ from zoneinfo import ZoneInfo
 from . import __version__
 from .config import Config
 from .formatting import fmt_change, fmt_count, fmt_value
-from .metrics import MetricInputs, compute_months
+from .ledger import Action, Ledger, build_ledger, ledger_as_of
+from .metrics import SAMPLE_SIZE_KEY, MetricInputs, compute_months
 from .months import Month
 from .schema import SOURCES
 from .score import ScoredMetric, score_metrics
 from .sources import Sources
+from .verbatims import Verbatims, month_verbatims
 
 TREND_MONTHS = 13
 OPENING_MINUTES = 5
@@ -27,6 +29,7 @@ CLOSING_MINUTES = 5
 SEVERITY_WEIGHT = {"off_track": 3, "at_risk": 2, "no_data": 1, "on_track": 0}
 MAX_ISSUES_SHOWN = 60  # rejected rows listed in the PDF; the rest are counted
 MAX_ISSUES_JSON = 10_000
+MAX_COVER_ACTIONS = 5  # overdue actions listed on the first page; the rest are counted
 
 
 @dataclass
@@ -44,6 +47,7 @@ class FunctionSection:
     metrics: list[ScoredMetric]
     minutes: int = 0
     consulted_on: list[ScoredMetric] = field(default_factory=list)
+    ledger: Ledger | None = None
 
 
 @dataclass
@@ -78,6 +82,12 @@ class Report:
     issues: list[dict[str, Any]]
     issues_total: int
     rejected_rows: int
+    ledger: Ledger
+    verbatims: Verbatims
+    no_owner_action: list[str]  # keys of off-track metrics with no open action linked
+
+    def open_actions(self, key: str) -> list[Action]:
+        return self.ledger.open_for_metric(key)
 
     @property
     def status_counts(self) -> dict[str, int]:
@@ -117,15 +127,25 @@ def allocate_minutes(weights: list[int], total: int) -> list[int]:
     return minutes
 
 
-def discussion_prompts(m: ScoredMetric) -> list[str]:
+def discussion_prompts(m: ScoredMetric, ledger: Ledger) -> list[str]:
     value, target = fmt_value(m.value, m.unit), fmt_value(m.target, m.unit)
     helpers = ", ".join(m.consulted) or "the other functions"
     if m.status == "off_track":
-        return [
+        prompts = [
             f"{m.label} is {value} against a target of {target}, past the warning line "
             f"({fmt_value(m.warn, m.unit)}). What drove it, in which accounts or segments?",
-            f"What will {m.owner} change before the next session, and what does it need from {helpers}?",
         ]
+        open_actions = ledger.open_for_metric(m.key)
+        if open_actions:
+            late = [a for a in open_actions if a.due < ledger.as_of]
+            ids = ", ".join(a.action_id for a in open_actions)
+            prompts.append(f"Open action{'s' if len(open_actions) > 1 else ''} {ids}: "
+                           + ("overdue; is it still the right fix, and what is the new date?" if late
+                              else "on course to move this number? If not, what changes?"))
+        else:
+            prompts.append(f"No owner action: nothing open is linked to {m.label}. Agree one today: "
+                           f"what {m.owner} will do, by when, and what it needs from {helpers}.")
+        return prompts
     if m.status == "at_risk":
         return [
             f"{m.label} is {value}, short of {target}. Is the month's move ({fmt_change(m.change, m.unit)}) "
@@ -138,13 +158,14 @@ def discussion_prompts(m: ScoredMetric) -> list[str]:
     return [f"On target ({value}). Anything {m.owner} should keep doing or share with {helpers}?"]
 
 
-def _sections(config: Config, metrics: list[ScoredMetric]) -> list[FunctionSection]:
+def _sections(config: Config, metrics: list[ScoredMetric], ledger: Ledger) -> list[FunctionSection]:
     sections = []
     for function in config.report.functions:
         owned = sorted((m for m in metrics if m.owner == function), key=lambda m: m.severity)
         consulted = [m for m in metrics if function in m.consulted]
-        if owned or consulted:
-            sections.append(FunctionSection(function, owned, consulted_on=consulted))
+        own_ledger = ledger.for_owner(function)
+        if owned or consulted or not own_ledger.is_empty:
+            sections.append(FunctionSection(function, owned, consulted_on=consulted, ledger=own_ledger))
     return sections
 
 
@@ -153,7 +174,7 @@ def _running_order(config: Config, sections: list[FunctionSection]) -> list[Agen
     opening, closing = (OPENING_MINUTES, CLOSING_MINUTES) if total >= 30 else (2, 3)
     metrics = [m for s in sections for m in s.metrics]
     minutes = allocate_minutes([SEVERITY_WEIGHT[m.status] for m in metrics], total - opening - closing)
-    items = [AgendaItem(0, opening, "Scorecard: what moved since last month", "All")]
+    items = [AgendaItem(0, opening, "Scorecard and overdue actions", "All")]
     clock = opening
     index = 0
     for section in sections:
@@ -186,29 +207,35 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
     inputs = MetricInputs.from_frames(config, {name: sources.frame(name) for name in SOURCES})
     history = compute_months(inputs, month.trailing(TREND_MONTHS))
     metrics = score_metrics(config, history, month)
-    sections = _sections(config, metrics)
+    generated_at = generated_now(config.report.timezone)
+    ledger = build_ledger(sources.frame("actions"), ledger_as_of(month, generated_at.date()))
+    sections = _sections(config, metrics, ledger)
     running_order = _running_order(config, sections)
     troubled = [m for m in metrics if m.status in ("off_track", "at_risk")]
     headline = sorted(troubled, key=lambda m: (m.severity, -gap_beyond_target(m)))[:3]
+    no_owner_action = [m.key for m in metrics if m.status == "off_track" and not ledger.open_for_metric(m.key)]
     issues = sources.issues
     return Report(
         title=config.report.title,
         company=config.report.company,
         month=month,
         timezone=config.report.timezone,
-        generated_at=generated_now(config.report.timezone),
+        generated_at=generated_at,
         version=__version__,
         meeting_minutes=config.report.meeting_minutes,
         metrics=metrics,
         sections=sections,
         running_order=running_order,
         headline=headline,
-        prompts={m.key: discussion_prompts(m) for m in metrics},
-        facts={m.key: metric_facts(m) for m in metrics},
+        prompts={m.key: discussion_prompts(m, ledger) for m in metrics},
+        facts={m.key: metric_facts(m, config.metrics.get(m.key).min_sample) for m in metrics},
         sources=_source_summaries(sources),
         issues=issues.head(MAX_ISSUES_JSON).to_dict("records"),
         issues_total=len(issues),
         rejected_rows=sources.rejected_rows,
+        ledger=ledger,
+        verbatims=month_verbatims(sources.frame("nps"), month),
+        no_owner_action=no_owner_action,
     )
 
 
@@ -222,6 +249,8 @@ def metrics_document(report: Report) -> dict[str, Any]:
             "previous": m.previous, "change": m.change,
         }
         entry.update(m.extras)
+        entry["open_actions"] = [a.action_id for a in report.open_actions(m.key)]
+        entry["no_owner_action"] = m.key in report.no_owner_action
         entry["trend"] = [{"month": str(p.month), "value": p.value, "status": p.status} for p in m.trend]
         metrics[m.key] = entry
     return {
@@ -236,11 +265,53 @@ def metrics_document(report: Report) -> dict[str, Any]:
                                  "accepted": s.accepted, "rejected": s.rejected,
                                  "first": s.first, "last": s.last} for s in report.sources},
         },
+        "actions": ledger_document(report.ledger),
         "generated_by": f"cxtruth {report.version}",
     }
 
 
-def metric_facts(m: ScoredMetric) -> list[str]:
+def ledger_document(ledger: Ledger) -> dict[str, Any]:
+    def rows(actions: list[Action]) -> list[dict[str, Any]]:
+        return [{"action_id": a.action_id, "title": a.title, "owner": a.owner, "metric": a.metric,
+                 "opened": a.opened.isoformat(), "due": a.due.isoformat(), "state": a.state,
+                 "closed": a.closed.isoformat() if a.closed else None} for a in actions]
+
+    return {
+        "available": ledger.available,
+        "as_of": ledger.as_of.isoformat(),
+        "next_session": ledger.next_session.isoformat(),
+        "overdue": rows(ledger.overdue),
+        "due_before_next_session": rows(ledger.due_soon),
+        "open_later": rows(ledger.open_later),
+        "done_since_last_session": rows(ledger.done),
+        "dropped_since_last_session": rows(ledger.dropped),
+    }
+
+
+def segment_fact(m: ScoredMetric) -> str | None:
+    """The worst segment in words, named as a finding only when it is beyond noise."""
+    worst = m.extras.get("worst_segment")
+    if not worst:
+        return None
+    size = f"{fmt_count(worst['n'])} {'responses' if m.key == 'nps' else 'accounts'}"
+    if worst["low_sample"]:
+        size += ", low sample"
+    seg = f"{worst['segment']} {fmt_value(worst['value'], m.unit)} ({size})"
+    if worst["beyond_noise"]:
+        return (f"Worst segment: {seg} against {fmt_value(m.value, m.unit)} overall, "
+                "a gap beyond noise (outside the segment's 95 % interval)")
+    return f"No segment differs from the whole beyond noise (lowest-performing: {seg})"
+
+
+SAMPLE_NOUN = {
+    "nps": "responses", "logo_churn": "accounts in the base", "revenue_churn": "accounts in the base",
+    "feature_adoption": "active accounts", "handoff_quality": "handoffs", "closure_time": "items closed",
+    "onboarding_engagement": "accounts in the cohort", "time_to_value": "accounts reaching value",
+    "feature_awareness": "answers",
+}
+
+
+def metric_facts(m: ScoredMetric, min_sample: int) -> list[str]:
     """The supporting numbers printed under a metric's value, in words."""
     e = m.extras
     facts: list[str] = []
@@ -249,12 +320,10 @@ def metric_facts(m: ScoredMetric) -> list[str]:
                      f"{fmt_count(e['passives'])} passives, {fmt_count(e['detractors'])} detractors")
         if e.get("margin_of_error") is not None:
             facts.append(f"margin of error ±{e['margin_of_error']:.1f} points (95 %)")
-        if e.get("low_sample"):
-            facts.append("LOW SAMPLE: fewer responses than the configured minimum; read with care")
         if e.get("change_significant") is not None:
             facts.append("change vs last month is " + ("statistically significant" if e["change_significant"]
                                                         else "within noise (not significant)"))
-    elif m.key in ("logo_churn", "revenue_churn") and e.get("base") is not None:
+    elif m.key == "logo_churn" and e.get("base") is not None:
         facts.append(f"{fmt_count(e['churned'])} of {fmt_count(e['base'])} accounts churned")
     if m.key == "revenue_churn" and e.get("base_mrr") is not None:
         facts.append(f"{e['churned_mrr']:,.0f} of {e['base_mrr']:,.0f} MRR churned")
@@ -281,4 +350,11 @@ def metric_facts(m: ScoredMetric) -> list[str]:
     if m.key == "feature_awareness" and e.get("n"):
         facts.append(f"{fmt_count(e['n'])} answers; " + ", ".join(
             f"{k} {fmt_value(v, 'percent')}" for k, v in (e.get("per_feature") or {}).items()))
+    if e.get("low_sample"):
+        size = e[SAMPLE_SIZE_KEY[m.key]]
+        facts.append(f"LOW SAMPLE: only {fmt_count(size)} {SAMPLE_NOUN[m.key]} this month "
+                     f"(minimum {min_sample}); read the value with care")
+    segment = segment_fact(m)
+    if segment:
+        facts.append(segment)
     return facts

@@ -23,6 +23,9 @@ class MetricInfo:
     target: float
     warn: float
     direction: Literal["higher", "lower"]
+    # Fewer qualifying rows than this and the month is flagged "low sample". Rates
+    # (a share of accounts or answers) need ~30; medians of durations say something from ~10.
+    min_sample: int = 30
 
 
 METRICS: dict[str, MetricInfo] = {
@@ -34,20 +37,20 @@ METRICS: dict[str, MetricInfo] = {
             "share of checklist items marked done (blank = not done); the value is the "
             "mean completeness. Within SLA = handoff date minus closed-won date is at most "
             "the SLA days.",
-            "Sales", ("Customer Success",), 90, 75, "higher",
+            "Sales", ("Customer Success",), 90, 75, "higher", 10,
         ),
         MetricInfo(
             "onboarding_engagement", "Onboarding engagement", "percent", ("accounts", "adoption"),
             "Cohort: accounts that started in the previous month (so each has had 30 days by "
             "month end). Engaged: usage events on at least the configured number of distinct "
             "days within 30 days of the start date. Value = engaged / cohort.",
-            "Customer Success", ("Product",), 70, 50, "higher",
+            "Customer Success", ("Product",), 70, 50, "higher", 10,
         ),
         MetricInfo(
             "time_to_value", "Time to first value", "days", ("accounts", "adoption"),
             "Accounts whose first event of a value feature (on or after the start date) falls "
             "in the month; days from the start date to that event. Value = median.",
-            "Customer Success", ("Product",), 14, 30, "lower",
+            "Customer Success", ("Product",), 14, 30, "lower", 10,
         ),
         MetricInfo(
             "logo_churn", "Logo churn", "percent", ("accounts",),
@@ -79,7 +82,7 @@ METRICS: dict[str, MetricInfo] = {
             "Feedback items closed (customer told what was done) in the month; days from "
             "received to closed. Value = median. Backlog = items received by month end and "
             "still open at month end.",
-            "Support", ("Product",), 7, 14, "lower",
+            "Support", ("Product",), 7, 14, "lower", 10,
         ),
         MetricInfo(
             "nps", "Net Promoter Score", "points", ("nps",),

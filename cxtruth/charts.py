@@ -7,6 +7,7 @@ between them, status-coloured points, and hollow points for low-sample months.
 from __future__ import annotations
 
 import io
+import re
 
 import matplotlib
 
@@ -25,8 +26,15 @@ _RC = {
 }
 
 
+_SVG_ID = re.compile(r'(\bid="|url\(#|xlink:href="#)([^"\)]+)')
+
+
 def trend_svg(metric: ScoredMetric, width_in: float = 6.6, height_in: float = 1.7) -> str:
-    """The metric's trend as an ``<svg>`` element (no XML prolog), ready to inline in HTML."""
+    """The metric's trend as an ``<svg>`` element (no XML prolog), ready to inline in HTML.
+
+    Element ids get the metric's key as a prefix: many charts share one HTML
+    document, and matplotlib numbers ids per figure.
+    """
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(width_in, height_in))
         ax = fig.add_axes((0.07, 0.17, 0.91, 0.78))
@@ -71,5 +79,6 @@ def trend_svg(metric: ScoredMetric, width_in: float = 6.6, height_in: float = 1.
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     svg = buffer.getvalue()
+    svg = _SVG_ID.sub(lambda m: f"{m[1]}{metric.key}-{m[2]}", svg)
     return svg[svg.index("<svg"):]
 

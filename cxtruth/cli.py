@@ -129,6 +129,37 @@ def metrics(month, config_path, as_json):
 
 
 @cli.command()
+@month_option
+@config_option
+def actions(month, config_path):
+    """List the action ledger by owner: overdue, due before the next session, done since the last."""
+    _, report = _report(config_path, month)
+    ledger = report.ledger
+    if not ledger.available:
+        click.echo("No actions.csv found, so there is no action ledger. Record the actions the meeting "
+                   "agrees in actions.csv (columns: docs/sources.md).")
+    else:
+        click.echo(f"Action ledger for the {report.month} session, as of {ledger.as_of} "
+                   f"(next session about {ledger.next_session})")
+        groups = (("OVERDUE", "overdue"), ("due before next session", "due_soon"), ("open, due later", "open_later"),
+                  ("done since last session", "done"), ("dropped since last session", "dropped"))
+        for section in report.sections:
+            own = section.ledger
+            if own is None or own.is_empty:
+                continue
+            click.echo(f"\n{section.name}")
+            for heading, attr in groups:
+                for a in getattr(own, attr):
+                    late = f", {_days(own.days_overdue(a))} late" if attr == "overdue" else ""
+                    click.echo(f"  {heading:<27} {a.action_id:<10} due {a.due}{late}  {a.title}  [{a.metric_label}]")
+        if ledger.is_empty:
+            click.echo("Nothing open, due or closed recently.")
+    for key in report.no_owner_action:
+        m = next(m for m in report.metrics if m.key == key)
+        click.echo(f"\nNo owner action: {m.label} is off track ({m.owner}) and no open action is linked to it.")
+
+
+@cli.command()
 @config_option
 def validate(config_path):
     """Read every source and report rows read, rejected and the date range."""
@@ -157,6 +188,10 @@ def validate(config_path):
             click.echo(f"           ... and {len(result.issues) - 5} more")
     if failed:
         raise click.exceptions.Exit(4)
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -123,6 +123,7 @@ class MetricConfig(_Strict):
     target: float
     warn: float
     direction: Literal["higher", "lower"]
+    min_sample: int = Field(30, ge=1)  # a month with fewer qualifying rows is flagged "low sample"
 
     @model_validator(mode="after")
     def _warn_beyond_target(self) -> "MetricConfig":
@@ -135,7 +136,7 @@ class MetricConfig(_Strict):
 
 
 class NpsMetricConfig(MetricConfig):
-    min_sample: int = Field(30, ge=1)
+    pass
 
 
 class AdoptionMetricConfig(MetricConfig):
@@ -173,7 +174,7 @@ def _metric_default(key: str):
     model = _METRIC_MODELS.get(key, MetricConfig)
     return model(
         owner=info.owner, consulted=list(info.consulted), target=info.target,
-        warn=info.warn, direction=info.direction,
+        warn=info.warn, direction=info.direction, min_sample=info.min_sample,
     )
 
 

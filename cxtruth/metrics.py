@@ -78,7 +78,6 @@ class MetricInputs:
 # -- one function per metric ---------------------------------------------------
 
 def nps(inputs: MetricInputs, month: Month) -> dict[str, Any]:
-    settings = inputs.config.metrics.nps
     empty = {"value": None, "n": 0 if inputs.nps is not None else None, "promoters": None,
              "passives": None, "detractors": None, "margin_of_error": None, "low_sample": None,
              "segments": {}}
@@ -88,7 +87,6 @@ def nps(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     result = _nps_of(rows["score"])
     if result["value"] is None:
         return empty
-    result["low_sample"] = result["n"] < settings.min_sample
     segments = {}
     for segment, group in rows.groupby("segment", sort=True, dropna=True):
         part = _nps_of(group["score"])
@@ -135,12 +133,13 @@ def logo_churn(inputs: MetricInputs, month: Month) -> dict[str, Any]:
 
 def revenue_churn(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     if inputs.accounts is None:
-        return {"value": None, "churned_mrr": None, "base_mrr": None}
+        return {"value": None, "churned_mrr": None, "base_mrr": None, "base": None}
     base = _churn_base(inputs.accounts, month)
     mrr = base["mrr"].fillna(0.0)
     churned_mrr = float(mrr[_in_month(base["churn_date"], month)].sum())
     base_mrr = float(mrr.sum())
-    return {"value": _pct(churned_mrr, base_mrr), "churned_mrr": churned_mrr, "base_mrr": base_mrr}
+    return {"value": _pct(churned_mrr, base_mrr), "churned_mrr": churned_mrr, "base_mrr": base_mrr,
+            "base": len(base)}
 
 
 def _active_accounts(inputs: MetricInputs, month: Month, events: pd.DataFrame) -> pd.DataFrame:
@@ -270,9 +269,26 @@ CALCULATORS = {
 }
 
 
+# The count each metric's value rests on; below the metric's min_sample it is flagged.
+SAMPLE_SIZE_KEY = {
+    "nps": "n", "logo_churn": "base", "revenue_churn": "base", "feature_adoption": "active_accounts",
+    "handoff_quality": "n", "closure_time": "n", "onboarding_engagement": "cohort",
+    "time_to_value": "n", "feature_awareness": "n",
+}
+
+
+def _flag_low_sample(key: str, result: dict[str, Any], min_sample: int) -> dict[str, Any]:
+    """``low_sample``: True/False when there is a value, None when there is none."""
+    size = result.get(SAMPLE_SIZE_KEY[key])
+    result["low_sample"] = None if result["value"] is None or size is None else size < min_sample
+    return result
+
+
 def compute_month(inputs: MetricInputs, month: Month) -> dict[str, dict[str, Any]]:
     """Every metric for ``month``, in contract order."""
-    return {key: calculate(inputs, month) for key, calculate in CALCULATORS.items()}
+    settings = inputs.config.metrics
+    return {key: _flag_low_sample(key, calculate(inputs, month), settings.get(key).min_sample)
+            for key, calculate in CALCULATORS.items()}
 
 
 def compute_months(inputs: MetricInputs, months: list[Month]) -> dict[Month, dict[str, dict[str, Any]]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from .agenda import MAX_ISSUES_SHOWN, Report, metrics_document
+from .agenda import MAX_COVER_ACTIONS, MAX_ISSUES_SHOWN, Report, metrics_document
 from .errors import RenderError
 from .formatting import fmt_change, fmt_count, fmt_target, fmt_value
 
@@ -54,7 +54,8 @@ def render_html(report: Report, charts: bool = True) -> str:
     chart_svgs = {m.key: Markup(trend_svg(m)) for m in report.metrics} if charts else {}
     try:
         return env.get_template("report.html.j2").render(
-            report=report, css=Markup(css), charts=chart_svgs, max_issues=MAX_ISSUES_SHOWN)
+            report=report, css=Markup(css), charts=chart_svgs, max_issues=MAX_ISSUES_SHOWN,
+            max_cover_actions=MAX_COVER_ACTIONS)
     except jinja2.TemplateError as exc:
         raise RenderError(f"template error: {exc}")
 

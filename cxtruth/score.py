@@ -12,6 +12,7 @@ from typing import Any
 from .catalog import METRICS
 from .config import Config, MetricConfig
 from .months import Month
+from .segments import LOW_SEGMENT_SAMPLE, worst_segment
 
 STATUSES = ("off_track", "at_risk", "no_data", "on_track")  # most urgent first
 STATUS_WORDS = {"on_track": "On track", "at_risk": "At risk", "off_track": "Off track", "no_data": "No data"}
@@ -99,6 +100,9 @@ def score_metrics(config: Config, history: dict[Month, dict[str, dict[str, Any]]
         value = result.pop("value")
         prev_value = previous[key]["value"] if previous else None
         change = value - prev_value if value is not None and prev_value is not None else None
+        if "segments" in result:
+            low_below = settings.min_sample if key == "nps" else LOW_SEGMENT_SAMPLE
+            result["worst_segment"] = worst_segment(key, value, settings.direction, result["segments"], low_below)
         if key == "nps":
             result["change_significant"] = nps_change_significant(current[key], previous[key]) if previous else None
         trend = [

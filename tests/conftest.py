@@ -38,3 +38,18 @@ def metrics_json(run):
         return json.loads(result.stdout)
 
     return compute
+
+
+def pdf_text_pages(path) -> list[str]:
+    """Each page's text as a PDF viewer would copy it (pdfium, the engine of Chrome's viewer).
+
+    pypdf misreads WeasyPrint's custom-encoded subset fonts once a page holds
+    many distinct glyphs (Arabic, symbols), so text is read with pdfium.
+    """
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        return [pdf[i].get_textpage().get_text_bounded() for i in range(len(pdf))]
+    finally:
+        pdf.close()

@@ -166,3 +166,38 @@ def test_library_api_matches_cli(handcalc, doc):
     month = compute_month(inputs, Month(2026, 10))
     for key in CONTRACT_KEYS:
         assert month[key]["value"] == pytest.approx(doc["metrics"][key]["value"]), key
+
+
+def test_cohort_and_first_value_edges(tmp_path, metrics_json):
+    """Cohort month edges, the 30-day window's open end, first value on the start day."""
+    (tmp_path / "accounts.csv").write_text(
+        "account_id,segment,start_date,churn_date,mrr\n"
+        "b1,,2026-09-01,,\n"  # first day of the cohort month
+        "b2,,2026-09-30,,\n"  # last day of it
+        "b3,,2026-08-31,,\n"  # a day early: not in the cohort
+        "b4,,2026-10-01,,\n"  # a day late: not in the cohort; reaches value on its start day
+        "b5,,2026-09-15,,\n"
+        "b6,,2026-10-05,,\n", encoding="utf-8")
+    (tmp_path / "adoption.csv").write_text(
+        "account_id,feature,used_at\n"
+        # b1: 5 distinct days in [Sep 1, Oct 1): engaged
+        "b1,reports,2026-09-01T00:00:00\nb1,reports,2026-09-02T10:00:00\nb1,reports,2026-09-03T10:00:00\n"
+        "b1,reports,2026-09-04T10:00:00\nb1,reports,2026-09-30T23:59:00\n"
+        # b2: Oct 30 00:00 is start + 30 days exactly, outside the window: 4 days, not engaged
+        "b2,reports,2026-09-30T08:00:00\nb2,reports,2026-10-01T08:00:00\nb2,reports,2026-10-02T08:00:00\n"
+        "b2,reports,2026-10-03T08:00:00\nb2,reports,2026-10-30T00:00:00\n"
+        # b5: the day before its start does not count; two events on one day count once: 4 days
+        "b5,reports,2026-09-14T08:00:00\nb5,reports,2026-09-15T08:00:00\nb5,reports,2026-09-15T18:00:00\n"
+        "b5,reports,2026-09-16T08:00:00\nb5,reports,2026-09-17T08:00:00\nb5,reports,2026-09-18T08:00:00\n"
+        # first value in October: b4 0.25 d (its start day), b6 5.5 d (an event before its start is ignored)
+        "b4,reports,2026-10-01T06:00:00\nb6,reports,2026-10-04T12:00:00\nb6,reports,2026-10-10T12:00:00\n",
+        encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text('[report]\ntimezone = "UTC"\n[data]\ndir = "."\n', encoding="utf-8")
+    doc = metrics_json(config)
+    oe = doc["metrics"]["onboarding_engagement"]
+    assert (oe["cohort"], oe["engaged"]) == (3, 1)
+    assert oe["value"] == pytest.approx(100 / 3)
+    assert oe["low_sample"] is True  # 3 < the default minimum of 10
+    ttv = doc["metrics"]["time_to_value"]
+    assert ttv["n"] == 2 and ttv["value"] == pytest.approx((0.25 + 5.5) / 2)

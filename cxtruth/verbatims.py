@@ -1,0 +1,80 @@
+"""What customers wrote: the month's NPS comments, quoted as written.
+
+Comments are hostile text from strangers. They are kept exactly as written
+(templates escape them; nothing here interprets them), and bounded: a capped
+number per group, each capped in length, with counts of what was left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+
+from .months import Month
+
+MAX_DETRACTOR_COMMENTS = 8
+MAX_PROMOTER_COMMENTS = 3
+MAX_COMMENT_CHARS = 600
+
+
+@dataclass(frozen=True)
+class Verbatim:
+    score: int
+    responded_at: datetime
+    segment: str | None
+    account_id: str | None
+    text: str
+    full_length: int  # characters in the comment as written
+
+    @property
+    def shortened(self) -> bool:
+        return self.full_length > len(self.text)
+
+
+@dataclass
+class Verbatims:
+    detractors: list[Verbatim] = field(default_factory=list)
+    detractors_total: int = 0  # detractor responses with a comment
+    promoters: list[Verbatim] = field(default_factory=list)
+    promoters_total: int = 0
+
+    @property
+    def detractors_not_shown(self) -> int:
+        return self.detractors_total - len(self.detractors)
+
+    @property
+    def promoters_not_shown(self) -> int:
+        return self.promoters_total - len(self.promoters)
+
+
+def _quote(row) -> Verbatim:
+    text = str(row.comment).strip()
+    shown = text if len(text) <= MAX_COMMENT_CHARS else text[:MAX_COMMENT_CHARS].rstrip()
+    return Verbatim(
+        score=int(row.score),
+        responded_at=row.responded_at.to_pydatetime(),
+        segment=None if pd.isna(row.segment) else str(row.segment),
+        account_id=None if pd.isna(row.account_id) else str(row.account_id),
+        text=shown,
+        full_length=len(text),
+    )
+
+
+def month_verbatims(nps: pd.DataFrame | None, month: Month,
+                    max_detractors: int = MAX_DETRACTOR_COMMENTS,
+                    max_promoters: int = MAX_PROMOTER_COMMENTS) -> Verbatims:
+    """Detractor and promoter comments of ``month``, newest first, capped."""
+    if nps is None or "comment" not in nps:
+        return Verbatims()
+    rows = nps[(nps["responded_at"] >= month.start) & (nps["responded_at"] < month.end)]
+    rows = rows[rows["comment"].notna() & (rows["comment"].str.strip() != "")]
+    rows = rows.sort_values(["responded_at", "response_id"], ascending=False, kind="stable")
+    detractors, promoters = rows[rows["score"] <= 6], rows[rows["score"] >= 9]
+    return Verbatims(
+        detractors=[_quote(r) for r in detractors.head(max_detractors).itertuples(index=False)],
+        detractors_total=len(detractors),
+        promoters=[_quote(r) for r in promoters.head(max_promoters).itertuples(index=False)],
+        promoters_total=len(promoters),
+    )
