@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from . import __version__
 from .config import Config
 from .formatting import fmt_change, fmt_count, fmt_value
+from .freshness import StaleSource, stale_sources
 from .ledger import Action, Ledger, build_ledger, ledger_as_of
 from .metrics import SAMPLE_SIZE_KEY, MetricInputs, compute_months
 from .months import Month
@@ -85,6 +86,11 @@ class Report:
     ledger: Ledger
     verbatims: Verbatims
     no_owner_action: list[str]  # keys of off-track metrics with no open action linked
+    stale: list[StaleSource] = field(default_factory=list)
+
+    @property
+    def draft_reasons(self) -> list[str]:
+        return [s.describe(self.month) for s in self.stale]
 
     def open_actions(self, key: str) -> list[Action]:
         return self.ledger.open_for_metric(key)
@@ -236,6 +242,7 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
         ledger=ledger,
         verbatims=month_verbatims(sources.frame("nps"), month),
         no_owner_action=no_owner_action,
+        stale=stale_sources(config, sources, month),
     )
 
 
@@ -265,6 +272,10 @@ def metrics_document(report: Report) -> dict[str, Any]:
                                  "accepted": s.accepted, "rejected": s.rejected,
                                  "first": s.first, "last": s.last} for s in report.sources},
         },
+        "draft": bool(report.stale),
+        "stale_sources": [{"source": s.name, "file": s.file, "newest": s.newest,
+                           "days_before_month_end": s.days_before_end, "limit_days": s.limit_days}
+                          for s in report.stale],
         "actions": ledger_document(report.ledger),
         "generated_by": f"cxtruth {report.version}",
     }

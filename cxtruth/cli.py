@@ -89,22 +89,23 @@ def cli():
               help="Write the report here (default: <output_dir>/cxtruth-YYYY-MM.<format>).")
 @click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf", show_default=True,
               help="PDF for people, HTML to inspect or restyle.")
-def render(month, config_path, out, fmt):
-    """Render the month's agenda; the metrics JSON is written beside it."""
-    from .render import metrics_json, output_paths, render_html, render_pdf, write_outputs
+@click.option("--email", is_flag=True, help="Email the PDF to [email] recipients (once per month).")
+@click.option("--force", is_flag=True, help="With --email: render and send again even if already sent.")
+@click.option("--dry-run", is_flag=True, help="With --email: write the message as a .eml file instead of sending.")
+@click.option("--strict", is_flag=True, help="Fail (exit 4) instead of marking the report DRAFT when data is stale.")
+def render(month, config_path, out, fmt, email, force, dry_run, strict):
+    """Render the month's agenda; the metrics JSON and a run record are written beside it."""
+    from .runs import RunOptions, run_render
 
-    config, report = _report(config_path, month)
-    paths = output_paths(config.output_dir, str(report.month), out, fmt)
-    html = render_html(report)
-    document = render_pdf(html) if fmt == "pdf" else html
-    # Everything is rendered before anything is written: a failure leaves old reports intact.
-    write_outputs({paths["report"]: document, paths["json"]: metrics_json(report)})
-    counts = report.status_counts
-    click.echo(
-        f"Wrote {paths['report']} ({report.month}: {counts['off_track']} off track, "
-        f"{counts['at_risk']} at risk, {counts['on_track']} on track, {counts['no_data']} no data; "
-        f"{report.rejected_rows} rows rejected)"
-    )
+    if (force or dry_run) and not email:
+        raise click.UsageError("--force and --dry-run go with --email")
+    if email and fmt != "pdf":
+        raise click.UsageError("--email sends the PDF; drop --format html")
+    options = RunOptions(month=month, out=out, fmt=fmt, email=email, force=force, dry_run=dry_run, strict=strict)
+    result = run_render(config_path, options, echo=click.echo)
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(result.summary)
 
 
 @cli.command()

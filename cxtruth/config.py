@@ -32,6 +32,8 @@ class ReportConfig(_Strict):
     meeting_minutes: int = Field(60, ge=15, le=480)
     # Owning functions in customer-journey order; the agenda follows it.
     functions: list[str] = Field(default_factory=lambda: list(DEFAULT_FUNCTIONS), min_length=1)
+    # A source whose newest row is older than the month's end by more than this marks the report DRAFT.
+    max_staleness_days: float = Field(3, ge=0)
 
     @field_validator("timezone")
     @classmethod
@@ -61,6 +63,7 @@ class SourceConfig(_Strict):
     decimal: Literal[".", ","] = "."
     date_format: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)
+    max_staleness_days: float | None = Field(None, ge=0)  # default: [report] max_staleness_days
 
     @field_validator("encoding")
     @classmethod
@@ -214,11 +217,61 @@ class MetricsConfig(_Strict):
         return getattr(self, key)
 
 
+SUBJECT_FIELDS = ("company", "title", "month", "month_label")
+
+
+class EmailConfig(_Strict):
+    """[email]: where `render --email` sends the PDF. The password is never here (CXTRUTH_SMTP_PASSWORD)."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(587, ge=1, le=65535)
+    sender: str
+    to: list[str] = Field(min_length=1)
+    cc: list[str] = Field(default_factory=list)
+    starttls: bool = True  # upgrade a plain connection (port 587); ignored when ssl = true
+    ssl: bool = False  # implicit TLS from the first byte (port 465)
+    username: str | None = None
+    subject: str = "{company}: {title}, {month_label}"
+    ca_file: str | None = None  # a private CA to trust in addition to the system's
+    timeout_seconds: float = Field(30, gt=0, le=600)
+    retry_for_seconds: float = Field(600, ge=0, le=86400)  # temporary failures are retried this long
+
+    @field_validator("sender", "to", "cc", "host", "username", "subject")
+    @classmethod
+    def _single_line(cls, value):
+        # Header injection: a CR or LF in any header value is refused before connecting.
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None and any(ch in item for ch in "\r\n\0"):
+                raise ValueError("must not contain line breaks or NUL characters")
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        try:
+            value.format(**{k: "" for k in SUBJECT_FIELDS})
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"bad placeholder {exc} in subject; use {{{'}, {'.join(SUBJECT_FIELDS)}}}")
+        return value
+
+    @field_validator("sender", "to", "cc")
+    @classmethod
+    def _addresses(cls, value):
+        from email.utils import parseaddr
+
+        for item in value if isinstance(value, list) else [value]:
+            address = parseaddr(item)[1]
+            if "@" not in address or address.startswith("@") or address.endswith("@"):
+                raise ValueError(f"{item!r} is not an email address")
+        return value
+
+
 class Config(_Strict):
     report: ReportConfig = ReportConfig()
     data: DataConfig = DataConfig()
     sources: SourcesConfig = SourcesConfig()
     metrics: MetricsConfig = MetricsConfig()
+    email: EmailConfig | None = None
     # Folder holding config.toml; relative paths are resolved against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -270,6 +323,10 @@ class Config(_Strict):
     @property
     def output_dir(self) -> Path:
         return self.resolve(self.report.output_dir)
+
+    def staleness_limit(self, name: str) -> float:
+        own = getattr(self.sources, name).max_staleness_days
+        return self.report.max_staleness_days if own is None else own
 
 
 def _first_error(exc: ValidationError) -> str:

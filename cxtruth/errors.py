@@ -31,3 +31,15 @@ class RenderError(CxtruthError):
     """The report could not be rendered or written."""
 
     exit_code = 5
+
+
+class LockHeld(CxtruthError):
+    """Another run holds the lock for this output; this one wrote nothing."""
+
+    exit_code = 6
+
+
+class DeliveryError(CxtruthError):
+    """The report was rendered and kept, but the email was not delivered."""
+
+    exit_code = 7

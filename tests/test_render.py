@@ -122,7 +122,8 @@ def test_failed_run_keeps_the_previous_report(handcalc, run):
     second = run("render", "--month", "2026-10", "--config", handcalc)
     assert second.exit_code == 4
     assert pdf.read_bytes() == before
-    assert sorted(p.name for p in pdf.parent.iterdir()) == ["cxtruth-2026-10.json", "cxtruth-2026-10.pdf"]
+    assert sorted(p.name for p in pdf.parent.iterdir()) == [
+        ".cxtruth-2026-10.pdf.lock", "cxtruth-2026-10.json", "cxtruth-2026-10.pdf", "cxtruth-2026-10.run.json"]
 
 
 def test_renderer_refuses_to_fetch(tmp_path):
