@@ -161,6 +161,39 @@ def actions(month, config_path):
 
 
 @cli.command()
+@month_option
+@config_option
+def status(month, config_path):
+    """Show the last run's outcome for a month: rendered when, from which inputs, emailed or not."""
+    from .config import load_config
+    from .render import output_paths
+    from .runs import OutputPaths, read_record
+
+    config = load_config(config_path)
+    month = month or Month.last_complete(config.report.timezone)
+    paths = OutputPaths.for_report(output_paths(config.output_dir, str(month), None, "pdf")["report"])
+    record, delivery = read_record(paths.run), read_record(paths.delivery)
+    if record is None:
+        click.echo(f"{month}: no run recorded ({paths.run} not found)")
+        raise click.exceptions.Exit(1)
+    click.echo(f"{month}: rendered {record['finished_at']} by cxtruth {record['cxtruth']} -> {paths.report}")
+    if record.get("draft"):
+        click.echo("  DRAFT (stale data): " + "; ".join(record.get("stale_sources", [])))
+    for entry in record["inputs"]:
+        if entry["status"] == "read":
+            click.echo(f"  {entry['source']:<10} {entry['path']} ({entry['size']:,} bytes, sha256 "
+                       f"{entry['sha256'][:12]}…, {entry['accepted']:,} rows used, {entry['rejected']:,} left out)")
+    email = record.get("email", {})
+    if delivery and delivery.get("status") == "sent":
+        click.echo(f"  email: sent {delivery['sent_at']} to {', '.join(delivery['to'] + delivery.get('cc', []))}")
+    elif email.get("status") == "failed":
+        click.echo(f"  email: FAILED {email.get('failed_at')}: {email.get('error')}")
+        raise click.exceptions.Exit(7)
+    else:
+        click.echo(f"  email: {email.get('status', 'not_requested').replace('_', ' ')}")
+
+
+@cli.command()
 @config_option
 def validate(config_path):
     """Read every source and report rows read, rejected and the date range."""

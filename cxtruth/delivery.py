@@ -120,6 +120,19 @@ def _reply(code: int, text: bytes | str, stage: str) -> None:
     raise _Permanent(detail)
 
 
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    # One mechanism, not smtplib's try-them-all: a refused PLAIN is an answer, and
+    # falling through to LOGIN only repeats the refusal (or hangs on some servers).
+    if not smtp.has_extn("auth"):
+        raise _Permanent("the server does not offer login (AUTH); remove [email] username or use another port")
+    mechanisms = smtp.esmtp_features["auth"].upper().split()
+    if "PLAIN" in mechanisms:
+        smtp.user, smtp.password = username, password
+        smtp.auth("PLAIN", smtp.auth_plain)
+    else:
+        smtp.login(username, password)
+
+
 def _send_once(settings: EmailConfig, message: EmailMessage, password: str | None, base_dir) -> None:
     recipients = [parseaddr(a)[1] for a in settings.to + settings.cc]
     timeout = settings.timeout_seconds
@@ -142,7 +155,7 @@ def _send_once(settings: EmailConfig, message: EmailMessage, password: str | Non
             smtp.starttls(context=_tls_context(settings, base_dir))
             smtp.ehlo()
         if settings.username:
-            smtp.login(settings.username, password or "")
+            _login(smtp, settings.username, password or "")
         code, text = smtp.mail(parseaddr(settings.sender)[1])
         if code != 250:
             _reply(code, text, f"sender {settings.sender} refused")

@@ -162,6 +162,10 @@ def run_render(config_path, options: RunOptions, echo: Echo = print) -> RunResul
     if options.email and config.email is None:
         raise ConfigError("--email needs an [email] table in the config (host, sender, to)",
                           hint="see docs/deployment.md")
+    if options.email:
+        from .delivery import subject_for
+
+        subject_for(config.email, config.report, month)  # a line break in a header stops the run here
     if options.email and not options.dry_run:
         from .delivery import PASSWORD_ENV
 
