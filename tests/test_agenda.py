@@ -38,8 +38,7 @@ def write_csv(path, header, rows):
         w.writerows(rows)
 
 
-@pytest.fixture
-def exports(tmp_path):
+def write_exports(tmp_path):
     """A survey export and an action list in a folder of their own, plus config."""
     nps = []
     # October: ENT 30 responses (5 promoters, 5 passives, 20 detractors), SMB 30 (20 / 8 / 2).
@@ -70,10 +69,20 @@ def exports(tmp_path):
 
 
 @pytest.fixture
-def rendered(exports, run):
+def exports(tmp_path):
+    return write_exports(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from cxtruth.cli import cli
+
+    exports = write_exports(tmp_path_factory.mktemp("exports"))
     out = exports.parent / "out" / "agenda.pdf"
-    result = run("render", "--month", "2026-10", "--config", exports, "--out", out,
-                 env={"SOURCE_DATE_EPOCH": EPOCH_2026_11_03})
+    result = CliRunner().invoke(cli, ["render", "--month", "2026-10", "--config", str(exports), "--out", str(out)],
+                                env={"SOURCE_DATE_EPOCH": EPOCH_2026_11_03})
     assert result.exit_code == 0, result.output
     pages = [re.sub(r"\s+", " ", p) for p in pdf_text_pages(out)]
     assert not PdfReader(out).attachments  # a <link rel="attachment"> in a comment attaches nothing
