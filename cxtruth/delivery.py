@@ -81,7 +81,7 @@ def build_message(settings: EmailConfig, subject: str, body: str, pdf: bytes, pd
     message["To"] = ", ".join(settings.to)
     if settings.cc:
         message["Cc"] = ", ".join(settings.cc)
-    message["Date"] = formatdate(localtime=False)
+    message["Date"] = formatdate(usegmt=True)
     domain = parseaddr(settings.sender)[1].rpartition("@")[2] or "cxtruth.invalid"
     message["Message-ID"] = make_msgid(domain=domain)
     message.set_content(body)

@@ -69,7 +69,7 @@ class ScoredMetric:
         """Whether the change moved the right way (None when there is no change)."""
         if self.change is None or self.change == 0:
             return None
-        return (self.change > 0) == (self.direction == "higher")
+        return bool((self.change > 0) == (self.direction == "higher"))  # a numpy bool is not `true` in Jinja
 
 
 def _nps_se(extras: dict[str, Any]) -> float | None:

@@ -135,3 +135,16 @@ def test_renderer_refuses_to_fetch(tmp_path):
     html = f'<html><body><p>hi</p><img src="file://{secret}"></body></html>'
     with pytest.raises(RenderError, match="outside resource"):
         render_pdf(html)
+
+
+def test_every_change_carries_its_arrow(sample_render):
+    """Each non-zero change on the scorecard shows ▲ or ▼ (a numpy bool once hid them)."""
+    _, doc, _, pages = sample_render
+    from cxtruth.catalog import METRICS
+    from cxtruth.formatting import fmt_change
+
+    scorecard = squash(pages[1])
+    for key, entry in doc["metrics"].items():
+        if entry["change"] and round(entry["change"], 1):
+            better = (entry["change"] > 0) == (entry["direction"] == "higher")
+            assert fmt_change(entry["change"], METRICS[key].unit) + (" ▲" if better else " ▼") in scorecard, key
