@@ -258,7 +258,8 @@ def metrics_document(report: Report) -> dict[str, Any]:
         entry.update(m.extras)
         entry["open_actions"] = [a.action_id for a in report.open_actions(m.key)]
         entry["no_owner_action"] = m.key in report.no_owner_action
-        entry["trend"] = [{"month": str(p.month), "value": p.value, "status": p.status} for p in m.trend]
+        entry["trend"] = [{"month": str(p.month), "value": p.value, "status": p.status, "low_sample": p.low_sample}
+                          for p in m.trend]
         metrics[m.key] = entry
     return {
         "month": str(report.month),
