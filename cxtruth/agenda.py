@@ -159,7 +159,7 @@ def discussion_prompts(m: ScoredMetric, ledger: Ledger) -> list[str]:
             f"What would bring it back to target by next month, and who in {m.owner} owns that?",
         ]
     if m.status == "no_data":
-        return [f"No qualifying data this month. Which export is missing or empty, and who supplies it "
+        return ["No qualifying data this month. Which export is missing or empty, and who supplies it "
                 "before the next session?"]
     return [f"On target ({value}). Anything {m.owner} should keep doing or share with {helpers}?"]
 

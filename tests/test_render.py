@@ -1,9 +1,7 @@
 """The rendered PDF, read back: pages, every metric's printed value, every owner, nothing fetched."""
 
-import io
 import json
 import re
-from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
