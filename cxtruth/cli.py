@@ -142,16 +142,15 @@ def actions(month, config_path):
     else:
         click.echo(f"Action ledger for the {report.month} session, as of {ledger.as_of} "
                    f"(next session about {ledger.next_session})")
-        groups = (("OVERDUE", "overdue"), ("due before next session", "due_soon"), ("open, due later", "open_later"),
-                  ("done since last session", "done"), ("dropped since last session", "dropped"))
         for section in report.sections:
             own = section.ledger
             if own is None or own.is_empty:
                 continue
             click.echo(f"\n{section.name}")
-            for heading, attr in groups:
-                for a in getattr(own, attr):
-                    late = f", {_days(own.days_overdue(a))} late" if attr == "overdue" else ""
+            for key, label, group in own.groups():
+                heading = label.upper() if key == "overdue" else label.lower()
+                for a in group:
+                    late = f", {_days(own.days_overdue(a))} late" if key == "overdue" else ""
                     click.echo(f"  {heading:<27} {a.action_id:<10} due {a.due}{late}  {a.title}  [{a.metric_label}]")
         if ledger.is_empty:
             click.echo("Nothing open, due or closed recently.")
@@ -166,12 +165,11 @@ def actions(month, config_path):
 def status(month, config_path):
     """Show the last run's outcome for a month: rendered when, from which inputs, emailed or not."""
     from .config import load_config
-    from .render import output_paths
     from .runs import OutputPaths, read_record
 
     config = load_config(config_path)
     month = month or Month.last_complete(config.report.timezone)
-    paths = OutputPaths.for_report(output_paths(config.output_dir, str(month), None, "pdf")["report"])
+    paths = OutputPaths.for_month(config.output_dir, month)
     record, delivery = read_record(paths.run), read_record(paths.delivery)
     if record is None:
         click.echo(f"{month}: no run recorded ({paths.run} not found)")

@@ -65,6 +65,12 @@ class Ledger:
                       mine(self.overdue), mine(self.due_soon), mine(self.open_later),
                       mine(self.done), mine(self.dropped))
 
+    def groups(self) -> list[tuple[str, str, list[Action]]]:
+        """(key, label, actions) in the order the meeting reviews them; the PDF and `cxtruth actions` share it."""
+        return [("overdue", "Overdue", self.overdue), ("due_soon", "Due before next session", self.due_soon),
+                ("open_later", "Open, due later", self.open_later), ("done", "Done since last session", self.done),
+                ("dropped", "Dropped since last session", self.dropped)]
+
     @property
     def is_empty(self) -> bool:
         return not (self.overdue or self.due_soon or self.open_later or self.done or self.dropped)

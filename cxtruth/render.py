@@ -121,11 +121,3 @@ def write_outputs(outputs: dict[Path, bytes | str]) -> None:
             write_atomic(path, data)
     except OSError as exc:
         raise RenderError(f"cannot write {exc.filename or 'the report'}: {exc.strerror or exc}")
-
-
-def output_paths(default_dir: Path, month: str, out: Path | None, fmt: str) -> dict[str, Path]:
-    """Where render writes: the report itself and its JSON beside it."""
-    report = out if out is not None else default_dir / f"cxtruth-{month}.{fmt}"
-    return {"report": report, "json": report.with_suffix(".json")}
-
-

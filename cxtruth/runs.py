@@ -44,6 +44,11 @@ class OutputPaths:
     lock: Path
 
     @classmethod
+    def for_month(cls, default_dir: Path, month: Month, out: Path | None = None, fmt: str = "pdf") -> "OutputPaths":
+        """Where a run writes: ``--out``, else <output_dir>/cxtruth-YYYY-MM.<fmt>, and the files beside it."""
+        return cls.for_report(out if out is not None else default_dir / f"cxtruth-{month}.{fmt}")
+
+    @classmethod
     def for_report(cls, report: Path) -> "OutputPaths":
         stem = report.with_suffix("")
         return cls(report=report, json=report.with_suffix(".json"), run=Path(f"{stem}.run.json"),
@@ -172,10 +177,7 @@ def run_render(config_path, options: RunOptions, echo: Echo = print) -> RunResul
         if config.email.username and not os.environ.get(PASSWORD_ENV):
             raise ConfigError(f"[email] username is set but {PASSWORD_ENV} is not in the environment",
                               hint="docs/deployment.md shows how to pass it to cron or systemd")
-    from .render import output_paths
-
-    report_path = output_paths(config.output_dir, str(month), options.out, options.fmt)["report"]
-    paths = OutputPaths.for_report(report_path)
+    paths = OutputPaths.for_month(config.output_dir, month, options.out, options.fmt)
     with run_lock(paths.lock):
         remove_stale_temporaries(paths)
         if options.email and not options.force and not options.dry_run:

@@ -23,9 +23,14 @@ def wilson_interval(p: float, n: int) -> tuple[float, float]:
     return centre - half, centre + half
 
 
+def _size(entry: dict[str, Any]) -> int:
+    """A segment's count: responses or accounts (`n`), or churn's `base`."""
+    return int(entry.get("n", entry.get("base")) or 0)
+
+
 def segment_interval(key: str, entry: dict[str, Any]) -> tuple[float, float] | None:
     """The 95 % interval around a segment's value, in the metric's unit."""
-    value, n = entry.get("value"), entry.get("n", entry.get("base"))
+    value, n = entry.get("value"), _size(entry)
     if value is None or not n:
         return None
     if key == "nps":
@@ -33,7 +38,7 @@ def segment_interval(key: str, entry: dict[str, Any]) -> tuple[float, float] | N
         return None if moe is None else (value - moe, value + moe)
     # Rates: churn is a proportion of the base; adoption is a mean of per-account
     # proportions, whose variance is at most p(1-p), so this interval is conservative.
-    low, high = wilson_interval(min(max(value / 100.0, 0.0), 1.0), int(n))
+    low, high = wilson_interval(min(max(value / 100.0, 0.0), 1.0), n)
     return 100.0 * low, 100.0 * high
 
 
@@ -44,7 +49,7 @@ def worst_segment(key: str, value: float | None, direction: str, segments: dict[
     None when there are fewer than two such segments or no overall value.
     """
     sized = {name: e for name, e in segments.items()
-             if e.get("value") is not None and (e.get("n", e.get("base")) or 0) >= MIN_SEGMENT_SIZE}
+             if e.get("value") is not None and _size(e) >= MIN_SEGMENT_SIZE}
     if value is None or len(sized) < 2:
         return None
     sign = 1 if direction == "higher" else -1
@@ -53,6 +58,6 @@ def worst_segment(key: str, value: float | None, direction: str, segments: dict[
     interval = segment_interval(key, entry)
     beyond = interval is not None and not interval[0] <= value <= interval[1]
     worse = sign * (entry["value"] - value) < 0
-    n = int(entry.get("n", entry.get("base")))
+    n = _size(entry)
     return {"segment": name, "value": entry["value"], "n": n, "low_sample": n < low_sample_below,
             "interval": list(interval) if interval else None, "beyond_noise": bool(beyond and worse)}
