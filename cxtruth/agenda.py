@@ -6,11 +6,9 @@ a `Report` out — which templates render and `metrics_document` serialises.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from . import __version__
 from .config import Config
@@ -18,7 +16,7 @@ from .formatting import fmt_change, fmt_count, fmt_value
 from .freshness import StaleSource, stale_sources
 from .ledger import Action, Ledger, build_ledger, ledger_as_of
 from .metrics import SAMPLE_SIZE_KEY, MetricInputs, compute_months
-from .months import Month
+from .months import Month, generated_now
 from .schema import SOURCES
 from .score import ScoredMetric, score_metrics
 from .sources import Sources
@@ -83,6 +81,8 @@ class Report:
     issues: list[dict[str, Any]]
     issues_total: int
     rejected_rows: int
+    warnings: list[dict[str, Any]]  # rows kept, but worth a look
+    warnings_total: int
     ledger: Ledger
     verbatims: Verbatims
     no_owner_action: list[str]  # keys of off-track metrics with no open action linked
@@ -101,13 +101,6 @@ class Report:
         for m in self.metrics:
             counts[m.status] += 1
         return counts
-
-
-def generated_now(timezone: str) -> datetime:
-    """Now in the report zone; SOURCE_DATE_EPOCH pins it for reproducible builds."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    now = datetime.fromtimestamp(int(epoch), dt_timezone.utc) if epoch else datetime.now(dt_timezone.utc)
-    return now.astimezone(ZoneInfo(timezone))
 
 
 def gap_beyond_target(metric: ScoredMetric) -> float:
@@ -220,7 +213,7 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
     troubled = [m for m in metrics if m.status in ("off_track", "at_risk")]
     headline = sorted(troubled, key=lambda m: (m.severity, -gap_beyond_target(m)))[:3]
     no_owner_action = [m.key for m in metrics if m.status == "off_track" and not ledger.open_for_metric(m.key)]
-    issues = sources.issues
+    issues, warnings = sources.issues, sources.warnings
     return Report(
         title=config.report.title,
         company=config.report.company,
@@ -239,6 +232,8 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
         issues=issues.head(MAX_ISSUES_JSON).to_dict("records"),
         issues_total=len(issues),
         rejected_rows=sources.rejected_rows,
+        warnings=warnings.head(MAX_ISSUES_JSON).to_dict("records"),
+        warnings_total=len(warnings),
         ledger=ledger,
         verbatims=month_verbatims(sources.frame("nps"), month),
         no_owner_action=no_owner_action,
@@ -267,8 +262,10 @@ def metrics_document(report: Report) -> dict[str, Any]:
         "metrics": metrics,
         "data_quality": {
             "rejected_rows": report.rejected_rows,
-            "issues": [{k: (int(v) if k == "line" else v) for k, v in issue.items()} for issue in report.issues],
+            "issues": _issue_rows(report.issues),
             "issues_total": report.issues_total,
+            "warnings": _issue_rows(report.warnings),
+            "warnings_total": report.warnings_total,
             "sources": {s.name: {"file": s.file, "status": s.status, "rows_read": s.rows_read,
                                  "accepted": s.accepted, "rejected": s.rejected,
                                  "first": s.first, "last": s.last} for s in report.sources},
@@ -280,6 +277,10 @@ def metrics_document(report: Report) -> dict[str, Any]:
         "actions": ledger_document(report.ledger),
         "generated_by": f"cxtruth {report.version}",
     }
+
+
+def _issue_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: (int(v) if k == "line" else v) for k, v in row.items()} for row in rows]
 
 
 def ledger_document(ledger: Ledger) -> dict[str, Any]:

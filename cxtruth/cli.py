@@ -196,30 +196,41 @@ def status(month, config_path):
 def validate(config_path):
     """Read every source and report rows read, rejected and the date range."""
     from .config import load_config
-    from .sources import read_source
+    from .sources import check_account_references, read_source
     from .schema import SOURCES
 
     config = load_config(config_path)
-    failed = 0
+    results, errors = {}, {}
     for name in SOURCES:
         try:
-            result = read_source(name, config)
+            results[name] = read_source(name, config)
         except CxtruthError as exc:
-            failed += 1
-            click.echo(f"{name:<10} ERROR  {exc}")
+            errors[name] = exc
+    check_account_references(results)
+    for name in SOURCES:
+        if name in errors:
+            click.echo(f"{name:<10} ERROR  {errors[name]}")
             continue
+        result = results[name]
         if result.status == "absent":
             click.echo(f"{name:<10} absent {result.path}" + ("" if result.note else " (optional)"))
             continue
         span = result.date_range()
         dates = f"{span[0]:%Y-%m-%d} .. {span[1]:%Y-%m-%d}" if span else "no dates"
         click.echo(f"{name:<10} ok     {result.rows_read:>9,} rows, {result.rejected:>6,} rejected, {dates}")
-        for issue in result.issues.head(5).itertuples():
-            click.echo(f"           {issue.file}:{issue.line} {issue.column}: {issue.reason} (got {issue.value!r})")
-        if len(result.issues) > 5:
-            click.echo(f"           ... and {len(result.issues) - 5} more")
-    if failed:
+        _echo_rows(result.issues, "")
+        _echo_rows(result.warnings, "warning: ")
+    if errors:
         raise click.exceptions.Exit(4)
+
+
+def _echo_rows(rows, prefix: str, shown: int = 5) -> None:
+    for row in rows.head(shown).itertuples():
+        got = f" (got {row.value!r})" if row.value != "" else ""
+        column = f"{row.column}: " if row.column else ""
+        click.echo(f"           {prefix}{row.file}:{row.line} {column}{row.reason}{got}")
+    if len(rows) > shown:
+        click.echo(f"           ... and {len(rows) - shown:,} more")
 
 
 def _days(n: int) -> str:

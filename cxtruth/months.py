@@ -6,9 +6,10 @@ All timestamps inside cxtruth are naive wall-clock times in the report zone
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -72,3 +73,10 @@ class Month:
     def trailing(self, count: int) -> list["Month"]:
         """``count`` months ending with this one, oldest first."""
         return [self.shift(-k) for k in range(count - 1, -1, -1)]
+
+
+def generated_now(timezone: str) -> datetime:
+    """Now in the report zone; SOURCE_DATE_EPOCH pins it for reproducible builds."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    now = datetime.fromtimestamp(int(epoch), dt_timezone.utc) if epoch else datetime.now(dt_timezone.utc)
+    return now.astimezone(ZoneInfo(timezone))

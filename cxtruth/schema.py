@@ -21,6 +21,7 @@ class Column:
     low: float | None = None
     high: float | None = None
     multiline: bool = False  # free text that may hold quoted newlines
+    future_ok: bool = False  # a date after the run is normal (a due date), not an error
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,9 @@ SOURCES: dict[str, SourceSpec] = {
         (
             Column("account_id", "text"),
             Column("segment", "text", required=False, nullable=True),
-            Column("start_date", "date"),
-            Column("churn_date", "date", required=False, nullable=True),
+            # CRMs carry signed-but-not-started contracts and notice already given.
+            Column("start_date", "date", future_ok=True),
+            Column("churn_date", "date", required=False, nullable=True, future_ok=True),
             Column("mrr", "number", required=False, nullable=True, low=0),
         ),
         unique_key=("account_id",),
@@ -118,10 +120,12 @@ SOURCES: dict[str, SourceSpec] = {
             Column("title", "text", multiline=True),
             Column("owner", "text"),
             Column("metric", "text", required=False, nullable=True),
-            Column("opened", "date"),
-            Column("due", "date"),
+            # The ledger reads every action as of one day, so a later date just means
+            # "not yet" there; no action date is rejected for lying in the future.
+            Column("opened", "date", future_ok=True),
+            Column("due", "date", future_ok=True),
             Column("status", "text"),
-            Column("closed", "date", required=False, nullable=True),
+            Column("closed", "date", required=False, nullable=True, future_ok=True),
         ),
         unique_key=("action_id",),
         optional=True,

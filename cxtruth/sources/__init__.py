@@ -17,7 +17,8 @@ from ..catalog import METRICS
 from ..config import Config, SourceConfig
 from ..errors import DataError
 from ..schema import ACTION_STATUSES, SOURCES, Column, SourceSpec, source_spec
-from .parse import parse_booleans, parse_datetimes, parse_integers, parse_numbers
+from ..months import generated_now
+from .parse import has_offset, parse_booleans, parse_datetimes, parse_integers, parse_numbers
 from .reader import read_csv
 
 ISSUE_COLUMNS = ["file", "line", "column", "value", "reason"]
@@ -36,6 +37,9 @@ class SourceResult:
     issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
     rejected: int = 0
     note: str | None = None
+    # Rows kept but worth a look (unknown account, mixed offsets, no data rows): same columns as issues.
+    warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
+    lines: np.ndarray | None = None  # spreadsheet line of each accepted row
 
     @property
     def accepted(self) -> int:
@@ -58,19 +62,69 @@ class Sources:
 
     @property
     def issues(self) -> pd.DataFrame:
-        frames = [r.issues for r in self.results.values() if len(r.issues)]
-        if not frames:
-            return pd.DataFrame(columns=ISSUE_COLUMNS)
-        return pd.concat(frames, ignore_index=True)
+        return _concat([r.issues for r in self.results.values()])
+
+    @property
+    def warnings(self) -> pd.DataFrame:
+        return _concat([r.warnings for r in self.results.values()])
 
     @property
     def rejected_rows(self) -> int:
         return sum(r.rejected for r in self.results.values())
 
 
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ISSUE_COLUMNS)
+
+
 def load_sources(config: Config) -> Sources:
     """Read and validate every source; raises DataError for an unreadable file."""
-    return Sources({name: read_source(name, config) for name in SOURCES})
+    results = {name: read_source(name, config) for name in SOURCES}
+    check_account_references(results)
+    return Sources(results)
+
+
+MAX_UNKNOWN_ACCOUNTS = 20  # warnings per source; the rest are summed up in one line
+
+
+def check_account_references(results: dict[str, SourceResult]) -> None:
+    """Warn (row kept) where a source names an account_id that accounts.csv lacks.
+
+    One warning per unknown id, at its first line, with how many rows name it.
+    """
+    accounts = results.get("accounts")
+    if accounts is None or accounts.frame is None or not len(accounts.frame):
+        return
+    known = pd.Index(accounts.frame["account_id"].unique())
+    for name, result in results.items():
+        if name == "accounts" or result.frame is None or "account_id" not in result.frame:
+            continue
+        ids = result.frame["account_id"]
+        unknown = ids.notna() & ~ids.isin(known)
+        if not unknown.any():
+            continue
+        effect = ("left out of adoption, which counts only accounts in " if name == "adoption"
+                  else "kept; check that both exports use the same ids as ")
+        rows = pd.DataFrame({"id": ids[unknown].to_numpy(), "line": result.lines[unknown.to_numpy()]})
+        per_id = rows.groupby("id", sort=False)["line"].agg(["min", "size"]).sort_values("min")
+        shown = per_id.head(MAX_UNKNOWN_ACCOUNTS)
+        reasons = ("account_id is not in " + accounts.path.name + " (" + shown["size"].map(_rows_word)
+                   + "): " + effect + accounts.path.name)
+        parts = [result.warnings, pd.DataFrame({
+            "file": result.path.name, "line": shown["min"].to_numpy(np.int64), "column": "account_id",
+            "value": shown.index.map(_cap), "reason": reasons.to_numpy()})]
+        if len(per_id) > len(shown):
+            rest = per_id.iloc[len(shown):]
+            parts.append(pd.DataFrame({
+                "file": [result.path.name], "line": [int(rest["min"].min())], "column": ["account_id"],
+                "value": [""], "reason": [f"… and {len(rest):,} more account ids not in {accounts.path.name} "
+                                          f"({_rows_word(int(rest['size'].sum()))})"]}))
+        result.warnings = _concat(parts).sort_values("line", kind="stable", ignore_index=True)
+
+
+def _rows_word(n: int) -> str:
+    return f"{n:,} row" if n == 1 else f"{n:,} rows"
 
 
 def read_source(name: str, config: Config) -> SourceResult:
@@ -92,15 +146,20 @@ def read_source(name: str, config: Config) -> SourceResult:
         wanted=wanted,
         # Usage events rarely hold free text; the reader retries properly if they do.
         newlines_in_values=name != "adoption",
+        source=name,
     )
     validator = _Validator(spec, path.name, raw.lines, raw.headers)
     for line, text, expected, found in raw.ragged:
         validator.add_issue_rows(np.array([line or 0]), "", _cap(text),
                                  f"row has {found} fields, expected {expected}", count=True)
-    frame = validator.validate(raw.frame, source_config, config)
+    if not len(raw.frame) and not raw.ragged:
+        validator.warn(np.array([1]), "", "", "the file has a header but no data rows: "
+                       "metrics from it show no data")
+    frame, lines = validator.validate(raw.frame, source_config, config)
     return SourceResult(
         name, path, "read", frame=frame, rows_read=len(raw.frame) + len(raw.ragged),
         issues=validator.issues(), rejected=validator.rejected_count,
+        warnings=validator.warnings(), lines=lines,
     )
 
 
@@ -115,30 +174,40 @@ class _Validator:
     def __init__(self, spec: SourceSpec, file: str, lines: np.ndarray, headers: dict[str, str]):
         self.spec, self.file, self.lines, self.headers = spec, file, lines, headers
         self._parts: list[pd.DataFrame] = []
+        self._warning_parts: list[pd.DataFrame] = []
         self.rejected_count = 0
+
+    def _rows(self, lines: np.ndarray, column: str, values, reason) -> pd.DataFrame:
+        return pd.DataFrame({"file": self.file, "line": lines.astype(np.int64), "column": column,
+                             "value": values, "reason": reason})
 
     def add_issue_rows(self, lines: np.ndarray, column: str, values, reason, count: bool = False):
         if not len(lines):
             return
-        self._parts.append(pd.DataFrame({
-            "file": self.file, "line": lines.astype(np.int64), "column": column,
-            "value": values, "reason": reason,
-        }))
+        self._parts.append(self._rows(lines, column, values, reason))
         if count:
             self.rejected_count += len(lines)
 
+    def warn(self, lines: np.ndarray, column: str, values, reason) -> None:
+        self._warning_parts.append(self._rows(lines, column, values, reason))
+
     def issues(self) -> pd.DataFrame:
-        if not self._parts:
-            return pd.DataFrame(columns=ISSUE_COLUMNS)
-        return pd.concat(self._parts, ignore_index=True).sort_values("line", kind="stable", ignore_index=True)
+        return _concat(self._parts).sort_values("line", kind="stable", ignore_index=True)
+
+    def warnings(self) -> pd.DataFrame:
+        return _concat(self._warning_parts).sort_values("line", kind="stable", ignore_index=True)
 
     def _flag(self, bad: pd.Series, frame: pd.DataFrame, column: str, reason: str) -> None:
         if bad.any():
             values = frame.loc[bad, column].map(_cap) if column in frame else ""
             self.add_issue_rows(self.lines[bad.to_numpy()], column, values, reason)
 
-    def validate(self, text: pd.DataFrame, source: SourceConfig, config: Config) -> pd.DataFrame:
+    def validate(self, text: pd.DataFrame, source: SourceConfig, config: Config) -> tuple[pd.DataFrame, np.ndarray]:
+        """The accepted rows, typed, and the spreadsheet line of each."""
         tz = config.report.timezone
+        # A day's grace: an export's clock or zone may run a little ahead of ours.
+        run_date = generated_now(tz).replace(tzinfo=None)
+        latest = pd.Timestamp(run_date) + pd.Timedelta(days=1)
         out = pd.DataFrame(index=text.index)
         rejected = pd.Series(False, index=text.index)
         for column in self.spec.columns:
@@ -153,16 +222,36 @@ class _Validator:
                 self._flag(blank, text, column.name, f"{column.name} is required but blank")
                 rejected |= blank
             value, bad = _convert(column, cell, blank, source, tz)
-            self._flag(bad, text, column.name, _expectation(column, source))
+            comma = bad & _looks_like_decimal_comma(column, cell, source)
+            self._flag(comma, text, column.name, _expectation(column, source) + _COMMA_HINT.format(self.spec.name))
+            self._flag(bad & ~comma, text, column.name, _expectation(column, source))
             rejected |= bad
+            if column.kind in ("date", "datetime"):
+                if not column.future_ok:
+                    future = (value > latest) & ~rejected
+                    self._flag(future, text, column.name,
+                               f"{column.name} is in the future (this ran on {run_date:%Y-%m-%d})")
+                    rejected |= future
+                if column.kind == "datetime":
+                    self._warn_mixed_offsets(cell[~blank & ~bad], column.name, tz)
             out[column.name] = value
 
         rejected |= self._row_rules(out, text, rejected, config)
         self.rejected_count += int(rejected.sum())
         kept = out[~rejected]
         kept_lines = self.lines[~rejected.to_numpy()]
-        kept = self._dedupe(kept, kept_lines, text)
-        return kept.reset_index(drop=True)
+        kept, kept_lines = self._dedupe(kept, kept_lines, text)
+        return kept.reset_index(drop=True), kept_lines
+
+    def _warn_mixed_offsets(self, cells: pd.Series, column: str, tz: str) -> None:
+        """Naive and offset timestamps in one column: legal (§1), but usually an export mix-up."""
+        offset = has_offset(cells)
+        naive = int((~offset).sum())
+        if naive and naive < len(cells):
+            first = cells.index[~offset.to_numpy()][0]
+            self.warn(self.lines[[first]], column, [_cap(cells[first])],
+                      f"{naive:,} of {len(cells):,} {column} values have no UTC offset while the rest do; "
+                      f"those were read as {tz} time")
 
     def _row_rules(self, out, text, rejected, config) -> pd.Series:
         bad_any = pd.Series(False, index=out.index)
@@ -187,20 +276,28 @@ class _Validator:
             out["status"] = out["status"].str.lower()
         return bad_any
 
-    def _dedupe(self, kept: pd.DataFrame, kept_lines: np.ndarray, text: pd.DataFrame) -> pd.DataFrame:
+    def _dedupe(self, kept: pd.DataFrame, kept_lines: np.ndarray, text: pd.DataFrame):
+        """The last row of each unique key wins; earlier ones are named, copies told from conflicts."""
         key = list(self.spec.unique_key)
         if not key or not len(kept):
-            return kept
+            return kept, kept_lines
         superseded = kept.duplicated(subset=key, keep="last")
         if superseded.any():
-            winner = pd.Series(kept_lines, index=kept.index).groupby(
-                [kept[k] for k in key], sort=False).transform("last")
+            groups = pd.Series(np.arange(len(kept)), index=kept.index).groupby([kept[k] for k in key], sort=False)
+            winner_pos = groups.transform("last")[superseded].to_numpy()
+            losers = kept[superseded].reset_index(drop=True)
+            winners = kept.iloc[winner_pos].reset_index(drop=True)
+            same = ((losers == winners).fillna(False) | (losers.isna() & winners.isna())).all(axis=1)
+            winner_lines = pd.Series(kept_lines[winner_pos]).astype(str)
+            what = "+".join(key)
+            reasons = np.where(
+                same, "exact copy of the row at line " + winner_lines + ": counted once",
+                f"same {what} as line " + winner_lines + " with different values: the row at line "
+                + winner_lines + " wins")
             lines = kept_lines[superseded.to_numpy()]
-            reasons = ("duplicate " + "+".join(key) + ": the row at line "
-                       + winner[superseded].astype(str) + " wins")
-            self.add_issue_rows(lines, key[0], kept.loc[superseded, key[0]].map(_cap), reasons.to_numpy())
+            self.add_issue_rows(lines, key[0], kept.loc[superseded, key[0]].map(_cap).to_numpy(), reasons)
             self.rejected_count += int(superseded.sum())
-        return kept[~superseded]
+        return kept[~superseded], kept_lines[~superseded.to_numpy()]
 
 
 def _empty(column: Column) -> pd.Series | object:
@@ -232,6 +329,15 @@ def _convert(column: Column, cell: pd.Series, blank: pd.Series, source: SourceCo
         value = parse_booleans(cell)
     bad = value.isna() & ~blank
     return value, bad
+
+
+_COMMA_HINT = '; this looks like a decimal comma: set decimal = "," under [sources.{}]'
+
+
+def _looks_like_decimal_comma(column: Column, cell: pd.Series, source: SourceConfig) -> pd.Series:
+    if column.kind not in ("int", "number") or source.decimal == ",":
+        return pd.Series(False, index=cell.index)
+    return cell.str.fullmatch(r"-?\d+,\d{1,2}", na=False) & ~cell.str.fullmatch(r"-?\d{1,3},\d{3}", na=False)
 
 
 def _expectation(column: Column, source: SourceConfig) -> str:

@@ -21,6 +21,11 @@ def _to_datetime(values: pd.Series, fmt: str, utc: bool) -> pd.Series:
     return pd.to_datetime(values, format=fmt, errors="coerce", utc=utc)
 
 
+def has_offset(values: pd.Series) -> pd.Series:
+    """Which timestamps carry a UTC offset (``Z``, ``+02:00``, ...)."""
+    return values.str.contains(_OFFSET, regex=True, na=False)
+
+
 def parse_datetimes(values: pd.Series, timezone: str, date_format: str | None = None) -> pd.Series:
     """ISO 8601 (or ``date_format``) text to naive report-zone datetimes.
 
@@ -28,8 +33,8 @@ def parse_datetimes(values: pd.Series, timezone: str, date_format: str | None = 
     plain date is taken as already in it (DATA_CONTRACT.md §1).
     """
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    has_offset = values.str.contains(_OFFSET, regex=True, na=False)
-    naive = values[~has_offset]
+    offset_mask = has_offset(values)
+    naive = values[~offset_mask]
     if len(naive):
         # With a configured day format, a time of day after it and ISO 8601
         # (never ambiguous) are accepted too.
@@ -41,7 +46,7 @@ def parse_datetimes(values: pd.Series, timezone: str, date_format: str | None = 
             missing = parsed.isna()
             parsed = parsed.fillna(_to_datetime(naive[missing], fmt, utc=False))
         out.loc[naive.index] = parsed.astype("datetime64[ns]")
-    offset = values[has_offset]
+    offset = values[offset_mask]
     if len(offset):
         parsed = _to_datetime(offset, "ISO8601", utc=True)
         if date_format and parsed.isna().any():

@@ -39,7 +39,7 @@ def _python_encoding(encoding: str) -> str:
     return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
 
 
-def read_header(path: Path, encoding: str, delimiter: str) -> list[str]:
+def read_header(path: Path, encoding: str, delimiter: str, source: str) -> list[str]:
     """The header row as written, or a DataError saying why it cannot be read."""
     raw = path.read_bytes()[:65536]
     if not raw.strip():
@@ -48,10 +48,16 @@ def read_header(path: Path, encoding: str, delimiter: str) -> list[str]:
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff") and not py_encoding.startswith("utf-16"):
         raise DataError(
             f"{path.name}: the file is UTF-16 text (a spreadsheet 'Unicode text' export)",
-            hint=f'add encoding = "utf-16" under [sources.{path.stem}] in config.toml',
+            hint=f'add encoding = "utf-16" under [sources.{source}] in config.toml',
         )
-    if b"\x00" in raw and not py_encoding.startswith(("utf-16", "utf-32")):
-        raise DataError(f"{path.name}: the file holds NUL bytes; it is not a text CSV export")
+    first_line = raw.split(b"\n", 1)[0]
+    if b"\x00" in first_line and not py_encoding.startswith(("utf-16", "utf-32")):
+        # NULs between the letters of the header: UTF-16 without a byte-order mark.
+        # (A NUL inside a data cell is kept: it is the customer's text, and renders harmlessly.)
+        raise DataError(
+            f"{path.name}: line 1: the header holds NUL bytes: the file looks like UTF-16 text without a byte-order mark",
+            hint=f'add encoding = "utf-16-le" under [sources.{source}] in config.toml, or re-export as UTF-8 CSV',
+        )
     try:
         text = raw.decode(py_encoding)
     except UnicodeDecodeError as exc:
@@ -69,7 +75,21 @@ def read_header(path: Path, encoding: str, delimiter: str) -> list[str]:
     return header
 
 
-def map_columns(path: Path, header: list[str], wanted: dict[str, tuple[str, bool]]) -> dict[str, str]:
+def _delimiter_hint(header: list[str], delimiter: str, source: str) -> str | None:
+    """When the header is one field holding another common delimiter, say which."""
+    if len(header) != 1:
+        return None
+    for other, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe"), (",", "comma")):
+        if other != delimiter and header[0].count(other) >= 1:
+            shown = "\\t" if other == "\t" else other
+            extra = ' (and decimal = "," if numbers are written 9,5)' if other == ";" else ""
+            return (f"the header is separated by {name}s, not {delimiter!r}: set delimiter = \"{shown}\"{extra} "
+                    f"under [sources.{source}] in config.toml")
+    return None
+
+
+def map_columns(path: Path, header: list[str], wanted: dict[str, tuple[str, bool]],
+                delimiter: str = ",", source: str = "<name>") -> dict[str, str]:
     """Find each canonical column's header. ``wanted``: canonical -> (configured header, required).
 
     Exact matches win; otherwise a header equal up to case and spacing is used.
@@ -100,7 +120,8 @@ def map_columns(path: Path, header: list[str], wanted: dict[str, tuple[str, bool
         raise DataError(
             f"{path.name}: line 1: required column{'s' if len(missing) > 1 else ''} missing: "
             f"{', '.join(missing)}; found: {', '.join(header) or '(none)'}",
-            hint="map your header names under [sources.<name>.columns] in config.toml",
+            hint=_delimiter_hint(header, delimiter, source)
+            or f"map your header names under [sources.{source}.columns] in config.toml",
         )
     return found
 
@@ -130,20 +151,24 @@ def _read_arrow(path: Path, encoding: str, delimiter: str, headers: list[str],
 
 
 def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tuple[str, bool]],
-             newlines_in_values: bool = True) -> RawTable:
+             newlines_in_values: bool = True, source: str = "<name>") -> RawTable:
     """Read ``path`` keeping only the wanted columns, every cell as text."""
-    header = read_header(path, encoding, delimiter)
-    found = map_columns(path, header, wanted)
+    header = read_header(path, encoding, delimiter, source)
+    found = map_columns(path, header, wanted, delimiter, source)
     headers = list(found.values())
+    # The last column is always read: an unclosed quote there swallows the rest of
+    # the file into one cell, and only that cell can show it (see _unclosed_quote).
+    last = header[-1] if header and header.count(header[-1]) == 1 else None
+    read_headers = headers + ([last] if last and last not in headers else [])
     arrow_encoding = "utf8" if codecs.lookup(encoding).name == "utf-8" else encoding
     try:
-        table, ragged = _read_arrow(path, arrow_encoding, delimiter, headers, newlines_in_values, True)
+        table, ragged = _read_arrow(path, arrow_encoding, delimiter, read_headers, newlines_in_values, True)
         if ragged and not newlines_in_values:
             # A quoted newline looks like a broken row to the fast parser: read properly.
-            table, ragged = _read_arrow(path, arrow_encoding, delimiter, headers, True, True)
+            table, ragged = _read_arrow(path, arrow_encoding, delimiter, read_headers, True, True)
         if ragged:
             # Row numbers are only known single-threaded; this is the rare path.
-            table, ragged = _read_arrow(path, arrow_encoding, delimiter, headers, True, False)
+            table, ragged = _read_arrow(path, arrow_encoding, delimiter, read_headers, True, False)
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if "invalid UTF8" in message:
@@ -155,9 +180,51 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
     except (UnicodeDecodeError, LookupError) as exc:
         raise DataError(f"{path.name}: the file is not valid {encoding} text: {exc}")
 
-    frame = pd.DataFrame({canonical: table.column(h).to_pandas() for canonical, h in found.items()})
     total = table.num_rows + len(ragged)
     ragged_lines = np.array([r[0] for r in ragged if r[0] is not None], dtype=np.int64)
     lines = np.setdiff1d(np.arange(2, total + 2, dtype=np.int64), ragged_lines, assume_unique=True)
+    lines = lines[: table.num_rows]
+    _refuse_unclosed_quote(path, table, lines, ragged, encoding, delimiter)
+    frame = pd.DataFrame({canonical: table.column(h).to_pandas() for canonical, h in found.items()})
     frame.index = pd.RangeIndex(len(frame))
-    return RawTable(frame, lines[: len(frame)], found, ragged)
+    return RawTable(frame, lines, found, ragged)
+
+
+def _refuse_unclosed_quote(path: Path, table: pa.Table, lines: np.ndarray, ragged: list,
+                           encoding: str, delimiter: str) -> None:
+    """An opening quote never closed makes the parser read the rest of the file
+    into one cell of the last row: rows vanish without a trace. Refuse the file."""
+    last_ragged = ragged[-1] if ragged else None
+    if last_ragged and "\n" in last_ragged[1] and (not len(lines) or last_ragged[0] > lines[-1]):
+        line, column = last_ragged[0], None
+    elif table.num_rows:
+        suspects = [name for name in table.column_names
+                    if "\n" in (table.column(name)[table.num_rows - 1].as_py() or "")]
+        if not suspects:
+            return
+        line, column = int(lines[-1]), suspects[0]
+    else:
+        return
+    if _quotes_balanced(path, encoding, delimiter):
+        return  # the last row just holds a quoted line break
+    where = f"line {line}" + (f", column {column!r}" if column else "")
+    raise DataError(
+        f"{path.name}: {where}: a quoted value is never closed, so every line after it would be "
+        "read into this one cell (expected a closing \" before the end of the file)",
+        hint="fix the quote in the export (a quote inside a value is written as two: \"\")",
+    )
+
+
+def _quotes_balanced(path: Path, encoding: str, delimiter: str) -> bool:
+    """Whether Python's strict CSV reader reaches the end of the file outside a quote.
+
+    Only called when the last row holds a line break, so its cost is rare.
+    """
+    csv.field_size_limit(2**31 - 1)
+    with path.open(encoding=_python_encoding(encoding), newline="") as handle:
+        try:
+            for _ in csv.reader(handle, delimiter=delimiter, strict=True):
+                pass
+        except csv.Error:
+            return False
+    return True
