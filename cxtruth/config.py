@@ -34,6 +34,10 @@ class ReportConfig(_Strict):
     functions: list[str] = Field(default_factory=lambda: list(DEFAULT_FUNCTIONS), min_length=1)
     # A source whose newest row is older than the month's end by more than this marks the report DRAFT.
     max_staleness_days: float = Field(3, ge=0)
+    # A folder of templates searched before the packaged ones (run in Jinja's sandbox).
+    template_dir: str | None = None
+    # HTML and PDF rendering past this many seconds fails the run with nothing written.
+    render_timeout_seconds: float = Field(300, gt=0)
 
     @field_validator("timezone")
     @classmethod
@@ -303,9 +307,14 @@ class Config(_Strict):
         if "base_dir" in raw:
             raise ConfigError(f"{path}: base_dir: unknown key")
         try:
-            return cls.model_validate({**raw, "base_dir": path.resolve().parent})
+            config = cls.model_validate({**raw, "base_dir": path.resolve().parent})
         except ValidationError as exc:
             raise ConfigError(f"{path}: {_first_error(exc)}") from None
+        try:
+            config.template_dir  # a typo here should stop the run now, not at render time
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        return config
 
     # -- paths --------------------------------------------------------------
 
@@ -323,6 +332,16 @@ class Config(_Strict):
     @property
     def output_dir(self) -> Path:
         return self.resolve(self.report.output_dir)
+
+    @property
+    def template_dir(self) -> Path | None:
+        """The user's template folder, checked to exist, or None for the packaged templates only."""
+        if not self.report.template_dir:
+            return None
+        folder = self.resolve(self.report.template_dir)
+        if not folder.is_dir():
+            raise ConfigError(f"report.template_dir: folder not found: {folder}")
+        return folder
 
     def staleness_limit(self, name: str) -> float:
         own = getattr(self.sources, name).max_staleness_days

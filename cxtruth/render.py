@@ -10,11 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import tempfile
+import threading
+import traceback
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
 from .agenda import MAX_COVER_ACTIONS, MAX_ISSUES_SHOWN, Report, metrics_document
@@ -33,9 +38,18 @@ def packaged_template_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "templates"
 
 
-def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(packaged_template_dir()),
+def environment(template_dir: Path | None = None) -> jinja2.Environment:
+    """Templates from ``template_dir`` first, then the packaged ones (also as ``cxtruth/<name>``,
+    so a user template can extend the packaged report and replace one block).
+
+    Every template runs in Jinja's immutable sandbox: a user's template can read
+    the report but not reach Python internals, the file system or the network.
+    """
+    packaged = jinja2.FileSystemLoader(packaged_template_dir())
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(template_dir)] if template_dir else []
+    loaders += [jinja2.PrefixLoader({"cxtruth": packaged}), packaged]
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.ChoiceLoader(loaders),
         autoescape=True,  # for every template, whatever its file name
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -45,19 +59,64 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_html(report: Report, charts: bool = True) -> str:
+def render_html(report: Report, charts: bool = True, template_dir: Path | None = None) -> str:
     """The report as one self-contained HTML document (CSS and SVG charts inline)."""
     from .charts import trend_svg  # matplotlib is imported only when a chart is drawn
 
-    env = environment()
-    css = (packaged_template_dir() / "report.css").read_text(encoding="utf-8")
+    env = environment(template_dir)
     chart_svgs = {m.key: Markup(trend_svg(m)) for m in report.metrics} if charts else {}
     try:
+        css = env.loader.get_source(env, "report.css")[0]
         return env.get_template("report.html.j2").render(
             report=report, css=Markup(css), charts=chart_svgs, max_issues=MAX_ISSUES_SHOWN,
             max_cover_actions=MAX_COVER_ACTIONS)
-    except jinja2.TemplateError as exc:
-        raise RenderError(f"template error: {exc}")
+    except jinja2.TemplateSyntaxError as exc:
+        where = f"{exc.filename or exc.name}, line {exc.lineno}"
+        raise RenderError(f"template {where}: {exc.message}", hint=_TEMPLATE_HINT) from None
+    except SecurityError as exc:
+        raise RenderError(f"template {_template_frame(exc)}: refused by the sandbox: {exc}",
+                          hint=_TEMPLATE_HINT) from None
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(f"template not found: {exc.name}", hint=_TEMPLATE_HINT) from None
+    except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError, IndexError,
+            ZeroDivisionError) as exc:
+        # A user's template may fail like any program; say where, not how Python saw it.
+        raise RenderError(f"template {_template_frame(exc)}: {exc}", hint=_TEMPLATE_HINT) from None
+
+
+_TEMPLATE_HINT = "fix the template, or remove [report] template_dir to use the packaged one"
+
+
+def _template_frame(exc: BaseException) -> str:
+    """'<file>, line <n>' of the innermost template frame of ``exc``'s traceback."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.endswith((".j2", ".html", ".css")):
+            return f"{frame.filename}, line {frame.lineno}"
+    return "report.html.j2"
+
+
+@contextmanager
+def time_limit(seconds: float, what: str):
+    """Raise RenderError if the block runs longer than ``seconds``.
+
+    SIGALRM interrupts pure-Python work such as WeasyPrint's layout; outside the
+    main thread (an embedding application) no limit is applied.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum, frame):
+        raise RenderError(f"{what} took longer than {seconds:g} s; nothing was written",
+                          hint="raise [report] render_timeout_seconds, or look for huge input text")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def refusing_fetcher():

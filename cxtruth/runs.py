@@ -209,7 +209,7 @@ def _stored_after_failed_send(paths: OutputPaths) -> dict[str, Any] | None:
 def _render_and_maybe_send(config: Config, config_file: Path, month: Month, paths: OutputPaths,
                            options: RunOptions, timer: _Timer, started: str, echo: Echo) -> RunResult:
     from .agenda import build_report
-    from .render import metrics_json, render_html, render_pdf, write_outputs
+    from .render import metrics_json, render_html, render_pdf, time_limit, write_outputs
     from .sources import load_sources
 
     with timer("read_sources"):
@@ -219,10 +219,11 @@ def _render_and_maybe_send(config: Config, config_file: Path, month: Month, path
     if report.stale and options.strict:
         raise DataError("stale data (--strict): " + "; ".join(report.draft_reasons),
                         hint="refresh the exports, or raise max_staleness_days if this source is slow by nature")
-    with timer("render_html"):
-        html = render_html(report)
-    with timer("render_pdf"):
-        document = render_pdf(html) if options.fmt == "pdf" else html
+    with time_limit(config.report.render_timeout_seconds, "rendering the report"):
+        with timer("render_html"):
+            html = render_html(report, template_dir=config.template_dir)
+        with timer("render_pdf"):
+            document = render_pdf(html) if options.fmt == "pdf" else html
     payload = document if isinstance(document, bytes) else document.encode("utf-8")
     document_json = metrics_json(report)
     with timer("hash_inputs"):

@@ -233,7 +233,7 @@ class _Validator:
                                f"{column.name} is in the future (this ran on {run_date:%Y-%m-%d})")
                     rejected |= future
                 if column.kind == "datetime":
-                    self._warn_mixed_offsets(cell[~blank & ~bad], column.name, tz)
+                    self._warn_mixed_offsets(cell[~blank & ~rejected], column.name, tz)
             out[column.name] = value
 
         rejected |= self._row_rules(out, text, rejected, config)

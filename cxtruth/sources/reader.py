@@ -106,11 +106,20 @@ def map_columns(path: Path, header: list[str], wanted: dict[str, tuple[str, bool
     found: dict[str, str] = {}
     missing: list[str] = []
     for canonical, (configured, required) in wanted.items():
-        candidates = [configured] if exact.get(configured) else by_norm.get(_normalise(configured), [])
-        if len(candidates) > 1 or (candidates and exact.get(candidates[0], 0) > 1):
+        near = by_norm.get(_normalise(configured), [])
+        # A header mapped by name in config is taken exactly; a default name must not be ambiguous.
+        mapped = configured != canonical
+        candidates = [configured] if exact.get(configured) and (mapped or len(near) == 1) else near
+        if candidates and exact.get(candidates[0], 0) > 1:
             raise DataError(
                 f"{path.name}: line 1: column {configured!r} appears more than once in the header; "
                 "rename or remove the copies"
+            )
+        if len(candidates) > 1:
+            raise DataError(
+                f"{path.name}: line 1: columns {', '.join(map(repr, candidates))} differ only by case or "
+                f"spacing, so which is {canonical!r} is unclear",
+                hint=f"rename one, or map the one you mean under [sources.{source}.columns]",
             )
         if candidates:
             found[canonical] = candidates[0]

@@ -1,0 +1,132 @@
+"""Property-based tests of the adapters (hypothesis).
+
+- Any valid rows, written as a CSV file the way a spreadsheet or Python's csv
+  module writes them, are read back into the metric values the contract's
+  formulas give for those rows.
+- Any text in a comment field is read back exactly (text that is only
+  whitespace counts as no comment; docs/decisions.md).
+"""
+
+import csv
+import io
+import math
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from cxtruth.config import Config
+from cxtruth.metrics import MetricInputs, compute_month
+from cxtruth.months import Month
+from cxtruth.sources import read_source
+
+OCTOBER = Month(2026, 10)
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+# Everything Unicode can carry in UTF-8: surrogates cannot be encoded, so they cannot be in a file.
+any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=300)
+
+
+def write_csv(path, header, rows, delimiter=","):
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_bytes(buffer.getvalue().encode("utf-8"))
+
+
+def config_for(folder, extra=""):
+    path = folder / "config.toml"
+    path.write_text(f'[report]\ntimezone = "UTC"\n{extra}\n[data]\ndir = "."\n', encoding="utf-8")
+    return Config.from_file(path)
+
+
+def metrics_from(folder, config):
+    frames = {name: read_source(name, config).frame for name in ("nps", "accounts")}
+    return compute_month(MetricInputs.from_frames(config, frames), OCTOBER)
+
+
+nps_row = st.tuples(
+    st.datetimes(min_value=datetime(2026, 9, 1), max_value=datetime(2026, 11, 30, 23, 59, 59)),
+    st.integers(0, 10),
+    st.sampled_from(["9", "9.0", " 9 "]),  # how the score is written
+    any_text,
+)
+
+
+@SETTINGS
+@given(rows=st.lists(nps_row, max_size=40), semicolons=st.booleans())
+def test_valid_nps_rows_round_trip_to_the_contract_formula(tmp_path_factory, rows, semicolons):
+    folder = tmp_path_factory.mktemp("nps")
+    written = []
+    for i, (when, score, form, comment) in enumerate(rows):
+        cell = form.replace("9", str(score)) if score != 9 or form == "9" else form
+        cell = cell.replace(".", ",") if semicolons else cell
+        written.append((f"r{i}", when.isoformat(sep=" "), cell, comment))
+    write_csv(folder / "nps.csv", ["response_id", "responded_at", "score", "comment"], written,
+              delimiter=";" if semicolons else ",")
+    config = config_for(folder, "" if not semicolons else '[sources.nps]\ndelimiter = ";"\ndecimal = ","\n')
+
+    in_month = [score for when, score, _, _ in rows if OCTOBER.start <= when < OCTOBER.end]
+    nps = metrics_from(folder, config)["nps"]
+    if not in_month:
+        assert nps["value"] is None
+        return
+    promoters = sum(s >= 9 for s in in_month)
+    detractors = sum(s <= 6 for s in in_month)
+    assert (nps["n"], nps["promoters"], nps["detractors"]) == (len(in_month), promoters, detractors)
+    assert math.isclose(nps["value"], 100 * (promoters - detractors) / len(in_month), abs_tol=1e-9)
+
+
+account = st.tuples(
+    st.dates(min_value=date(2025, 1, 1), max_value=date(2026, 12, 31)),
+    st.one_of(st.none(), st.integers(0, 700)),  # days until churn
+    st.one_of(st.none(), st.floats(0, 1e6, allow_nan=False).map(lambda x: round(x, 2))),
+)
+
+
+@SETTINGS
+@given(accounts=st.lists(account, max_size=40))
+def test_valid_accounts_round_trip_to_the_churn_formulas(tmp_path_factory, accounts):
+    folder = tmp_path_factory.mktemp("accounts")
+    rows = [(f"A{i}", start.isoformat(),
+             "" if days is None else (start + timedelta(days=days)).isoformat(),
+             "" if mrr is None else repr(mrr))
+            for i, (start, days, mrr) in enumerate(accounts)]
+    write_csv(folder / "accounts.csv", ["account_id", "start_date", "churn_date", "mrr"], rows)
+    metrics = metrics_from(folder, config_for(folder))
+
+    first, last = date(2026, 10, 1), date(2026, 11, 1)
+    base = [(start, None if days is None else start + timedelta(days=days), mrr or 0.0)
+            for start, days, mrr in accounts
+            if start < first and (days is None or start + timedelta(days=days) >= first)]
+    churned = [a for a in base if a[1] is not None and first <= a[1] < last]
+    logo = metrics["logo_churn"]
+    assert (logo["base"], logo["churned"]) == (len(base), len(churned))
+    if base:
+        assert math.isclose(logo["value"], 100 * len(churned) / len(base))
+    else:
+        assert logo["value"] is None
+    base_mrr, churned_mrr = sum(a[2] for a in base), sum(a[2] for a in churned)
+    revenue = metrics["revenue_churn"]
+    assert math.isclose(revenue["base_mrr"], base_mrr, rel_tol=1e-12, abs_tol=1e-6)
+    if base_mrr:
+        assert math.isclose(revenue["value"], 100 * churned_mrr / base_mrr, rel_tol=1e-9, abs_tol=1e-9)
+    else:
+        assert revenue["value"] is None
+
+
+@SETTINGS
+@given(comments=st.lists(any_text, min_size=1, max_size=8), encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
+def test_any_comment_text_is_read_back_exactly(tmp_path_factory, comments, encoding):
+    folder = tmp_path_factory.mktemp("comments")
+    buffer = io.StringIO(newline="")
+    # "\r\n" as spreadsheets write it; the csv module then quotes any cell holding a CR or LF
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["response_id", "responded_at", "score", "comment"])
+    writer.writerows((f"r{i}", "2026-10-01", 9, c) for i, c in enumerate(comments))
+    (folder / "nps.csv").write_bytes(buffer.getvalue().encode(encoding))
+    extra = '[sources.nps]\nencoding = "utf-16"\n' if encoding == "utf-16" else ""
+    frame = read_source("nps", config_for(folder, extra)).frame
+    read_back = [None if pd.isna(value) else value for value in frame["comment"]]
+    assert read_back == [c if c.strip() else None for c in comments]
