@@ -260,16 +260,19 @@ def test_exact_copies_told_apart_from_conflicting_rows(tmp_path, run):
 
 def test_accounts_referenced_but_unknown(tmp_path, run):
     files = {
-        "accounts.csv": "account_id,start_date\nA1,2025-01-01\n",
-        "nps.csv": NPS_HEADER + "r1,A1,2026-10-01,9,\nr2,ZZ9,2026-10-02,3,\nr3,ZZ9,2026-10-03,3,\n",
+        "accounts.csv": "account_id,start_date,mrr\nA1,2025-01-01,10\nA2,2025-01-01,$10\n",
+        "nps.csv": NPS_HEADER + "r1,A1,2026-10-01,9,\nr2,ZZ9,2026-10-02,3,\nr3,ZZ9,2026-10-03,3,\nr4,A2,2026-10-03,3,\n",
         "adoption.csv": "account_id,feature,used_at\nA1,reports,2026-10-01\nGHOST,reports,2026-10-02\n",
     }
     doc = data_quality(run, project(tmp_path, files))
     warnings = doc["data_quality"]["warnings"]
-    assert named(warnings) == [("nps.csv", 3, "account_id", "ZZ9"), ("adoption.csv", 3, "account_id", "GHOST")]
-    assert "not in accounts.csv (2 rows): kept" in warnings[0]["reason"]
-    assert "left out of adoption" in warnings[1]["reason"]
-    assert doc["metrics"]["nps"]["n"] == 3  # kept
+    assert named(warnings) == [("nps.csv", 3, "account_id", "ZZ9"), ("nps.csv", 5, "account_id", "A2"),
+                               ("adoption.csv", 3, "account_id", "GHOST")]
+    assert warnings[0]["reason"] == ("account_id is not in accounts.csv (2 rows here): kept; "
+                                     "check that both exports use the same ids")
+    assert warnings[1]["reason"].startswith("this account's row in accounts.csv was left out (see its issues)")
+    assert "left out of adoption" in warnings[2]["reason"]
+    assert doc["metrics"]["nps"]["n"] == 4  # kept
     assert doc["metrics"]["feature_adoption"]["active_accounts"] == 1
 
 

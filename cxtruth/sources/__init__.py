@@ -40,6 +40,7 @@ class SourceResult:
     # Rows kept but worth a look (unknown account, mixed offsets, no data rows): same columns as issues.
     warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
     lines: np.ndarray | None = None  # spreadsheet line of each accepted row
+    ids_in_file: pd.Index | None = None  # accounts: every account_id written, rows left out included
 
     @property
     def accepted(self) -> int:
@@ -104,21 +105,25 @@ def check_account_references(results: dict[str, SourceResult]) -> None:
         unknown = ids.notna() & ~ids.isin(known)
         if not unknown.any():
             continue
-        effect = ("left out of adoption, which counts only accounts in " if name == "adoption"
-                  else "kept; check that both exports use the same ids as ")
+        file = accounts.path.name
         rows = pd.DataFrame({"id": ids[unknown].to_numpy(), "line": result.lines[unknown.to_numpy()]})
         per_id = rows.groupby("id", sort=False)["line"].agg(["min", "size"]).sort_values("min")
         shown = per_id.head(MAX_UNKNOWN_ACCOUNTS)
-        reasons = ("account_id is not in " + accounts.path.name + " (" + shown["size"].map(_rows_word)
-                   + "): " + effect + accounts.path.name)
+        left_out = shown.index.isin(accounts.ids_in_file) if accounts.ids_in_file is not None else False
+        what = np.where(left_out, f"this account's row in {file} was left out (see its issues)",
+                        f"account_id is not in {file}")
+        effect = (f"left out of adoption, which counts only accounts in {file}" if name == "adoption"
+                  else "kept")
+        hint = np.where(left_out | (name == "adoption"), "", "; check that both exports use the same ids")
+        reasons = what + " (" + shown["size"].map(_rows_word).to_numpy() + " here): " + effect + hint
         parts = [result.warnings, pd.DataFrame({
             "file": result.path.name, "line": shown["min"].to_numpy(np.int64), "column": "account_id",
-            "value": shown.index.map(_cap), "reason": reasons.to_numpy()})]
+            "value": shown.index.map(_cap), "reason": reasons})]
         if len(per_id) > len(shown):
             rest = per_id.iloc[len(shown):]
             parts.append(pd.DataFrame({
                 "file": [result.path.name], "line": [int(rest["min"].min())], "column": ["account_id"],
-                "value": [""], "reason": [f"… and {len(rest):,} more account ids not in {accounts.path.name} "
+                "value": [""], "reason": [f"… and {len(rest):,} more account ids missing from {file}'s accepted rows "
                                           f"({_rows_word(int(rest['size'].sum()))})"]}))
         result.warnings = _concat(parts).sort_values("line", kind="stable", ignore_index=True)
 
@@ -156,10 +161,11 @@ def read_source(name: str, config: Config) -> SourceResult:
         validator.warn(np.array([1]), "", "", "the file has a header but no data rows: "
                        "metrics from it show no data")
     frame, lines = validator.validate(raw.frame, source_config, config)
+    ids_in_file = pd.Index(raw.frame["account_id"].str.strip().unique()) if name == "accounts" else None
     return SourceResult(
         name, path, "read", frame=frame, rows_read=len(raw.frame) + len(raw.ragged),
         issues=validator.issues(), rejected=validator.rejected_count,
-        warnings=validator.warnings(), lines=lines,
+        warnings=validator.warnings(), lines=lines, ids_in_file=ids_in_file,
     )
 
 
