@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .config import Config
 from .months import Month
@@ -61,18 +63,110 @@ class MetricInputs:
         seen = [] if self.adoption is None else sorted(self.adoption["feature"].dropna().unique())
         self.tracked_features: list[str] = list(settings.feature_adoption.features) or list(seen)
         self.value_features: list[str] = list(settings.time_to_value.value_features) or self.tracked_features
-        self.first_value = self._first_value()
+        self.usage = None if self.adoption is None else UsageIndex.build(self)
+        self.active_days: np.ndarray | None = None  # per account code, computed on first use
+        self.first_value = None if self.usage is None else self.usage.first_value()
 
-    def _first_value(self) -> pd.DataFrame | None:
-        """Per account: start_date and the first value-feature event on or after it."""
-        if self.accounts is None or self.adoption is None:
+
+def _codes(values: pd.Series, universe: pd.Series | list[str]) -> np.ndarray:
+    """Position of each value in ``universe`` (-1 where absent): a vectorised hash lookup."""
+    found = pc.index_in(pa.array(values, type=pa.string(), from_pandas=True),
+                        value_set=pa.array(list(universe) if isinstance(universe, list) else universe,
+                                           type=pa.string(), from_pandas=True))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _month_keys(values: pd.Series) -> np.ndarray:
+    """Months since 1970-01 of naive timestamps (one integer per row)."""
+    return values.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+
+
+def _month_key(month: Month) -> int:
+    return (month.year - 1970) * 12 + month.month - 1
+
+
+@dataclass
+class UsageIndex:
+    """The usage events reduced once to what 13 months of metrics need.
+
+    Accounts and features become integer codes, timestamps month keys, so each
+    month's adoption is a few array lookups instead of a pass over every event.
+    """
+
+    inputs: "MetricInputs"
+    account_ids: pd.Series  # code -> account_id
+    event_account: np.ndarray  # per event: account code (-1: not in accounts.csv)
+    event_month: np.ndarray
+    used: pd.DataFrame  # distinct (month, account, feature code) of tracked features
+    event_accounts_by_month: pd.DataFrame | None  # distinct (month, account): without accounts.csv
+
+    @classmethod
+    def build(cls, inputs: "MetricInputs") -> "UsageIndex":
+        events = inputs.adoption
+        if inputs.accounts is not None:
+            account_ids = inputs.accounts["account_id"].reset_index(drop=True)
+            event_account = _codes(events["account_id"], account_ids)
+        else:
+            codes, uniques = pd.factorize(events["account_id"])
+            account_ids, event_account = pd.Series(uniques), codes.astype(np.int64)
+        event_month = _month_keys(events["used_at"])
+        feature = _codes(events["feature"], inputs.tracked_features)
+        keep = (feature >= 0) & (event_account >= 0)
+        used = pd.DataFrame({"month": event_month[keep], "account": event_account[keep],
+                             "feature": feature[keep]}).drop_duplicates(ignore_index=True)
+        by_month = None
+        if inputs.accounts is None:
+            by_month = pd.DataFrame({"month": event_month, "account": event_account}).drop_duplicates(
+                ignore_index=True)
+        return cls(inputs, account_ids, event_account, event_month, used, by_month)
+
+    def active(self, month: Month) -> tuple[np.ndarray, pd.Series | None]:
+        """Codes of the accounts active in ``month`` and their segments (None without accounts.csv)."""
+        a = self.inputs.accounts
+        if a is not None:
+            churn = a["churn_date"]
+            mask = ((a["start_date"] < month.end) & (churn.isna() | (churn >= month.start))).to_numpy()
+            return np.flatnonzero(mask), a["segment"].reset_index(drop=True)
+        rows = self.event_accounts_by_month
+        return np.unique(rows["account"].to_numpy()[rows["month"].to_numpy() == _month_key(month)]), None
+
+    def feature_counts(self, month: Month, accounts: np.ndarray) -> np.ndarray:
+        """Per tracked feature: how many of ``accounts`` used it in ``month``."""
+        in_month = self.used[self.used["month"].to_numpy() == _month_key(month)]
+        member = np.zeros(len(self.account_ids), dtype=bool)
+        member[accounts] = True
+        features = in_month["feature"].to_numpy()[member[in_month["account"].to_numpy()]]
+        return np.bincount(features, minlength=len(self.inputs.tracked_features))
+
+    def first_value(self) -> pd.DataFrame | None:
+        """Per account: start_date and its first value-feature event on or after it."""
+        accounts = self.inputs.accounts
+        if accounts is None:
             return None
-        events = self.adoption[self.adoption["feature"].isin(self.value_features)]
-        events = events.merge(self.accounts[["account_id", "start_date"]], on="account_id", how="inner")
-        events = events[events["used_at"] >= events["start_date"]]
-        first = events.groupby("account_id", sort=False).agg(
-            start_date=("start_date", "first"), first_value=("used_at", "min"))
-        return first.reset_index()
+        events = self.inputs.adoption
+        is_value = _codes(events["feature"], self.inputs.value_features) >= 0
+        known = self.event_account >= 0
+        starts = accounts["start_date"].to_numpy(dtype="datetime64[ns]")
+        used_at = events["used_at"].to_numpy(dtype="datetime64[ns]")
+        rows = np.flatnonzero(is_value & known)
+        rows = rows[used_at[rows] >= starts[self.event_account[rows]]]
+        first = pd.Series(used_at[rows]).groupby(self.event_account[rows]).min()
+        return pd.DataFrame({"account_id": self.account_ids.to_numpy()[first.index.to_numpy()],
+                             "start_date": starts[first.index.to_numpy()],
+                             "first_value": first.to_numpy()})
+
+    def active_days_after_start(self, days: int = 30) -> np.ndarray:
+        """Per account code: distinct days with any event in [start, start + ``days``)."""
+        accounts = self.inputs.accounts
+        starts = accounts["start_date"].to_numpy(dtype="datetime64[ns]")
+        used_at = self.inputs.adoption["used_at"].to_numpy(dtype="datetime64[ns]")
+        rows = np.flatnonzero(self.event_account >= 0)
+        start = starts[self.event_account[rows]]
+        at = used_at[rows]
+        inside = (at >= start) & (at < start + np.timedelta64(days, "D"))
+        distinct = pd.DataFrame({"account": self.event_account[rows][inside],
+                                 "day": at[inside].astype("datetime64[D]")}).drop_duplicates()
+        return np.bincount(distinct["account"].to_numpy(), minlength=len(accounts))
 
 
 # -- one function per metric ---------------------------------------------------
@@ -142,39 +236,28 @@ def revenue_churn(inputs: MetricInputs, month: Month) -> dict[str, Any]:
             "base": len(base)}
 
 
-def _active_accounts(inputs: MetricInputs, month: Month, events: pd.DataFrame) -> pd.DataFrame:
-    """Active accounts in ``month`` (account_id, segment)."""
-    if inputs.accounts is not None:
-        a = inputs.accounts
-        churn = a["churn_date"]
-        active = a[(a["start_date"] < month.end) & (churn.isna() | (churn >= month.start))]
-        return active[["account_id", "segment"]]
-    ids = events["account_id"].drop_duplicates()
-    return pd.DataFrame({"account_id": ids, "segment": None})
-
-
 def feature_adoption(inputs: MetricInputs, month: Month) -> dict[str, Any]:
-    if inputs.adoption is None:
+    usage = inputs.usage
+    if usage is None:
         return {"value": None, "active_accounts": None, "per_feature": {}, "segments": {}}
-    events = inputs.adoption[_in_month(inputs.adoption["used_at"], month)]
-    active = _active_accounts(inputs, month, events)
     features = inputs.tracked_features
-    used = events[events["feature"].isin(features) & events["account_id"].isin(active["account_id"])]
-    used = used[["account_id", "feature"]].drop_duplicates()
+    active, segment_of = usage.active(month)
 
-    def adoption_of(accounts: pd.DataFrame) -> tuple[float | None, dict[str, float | None]]:
+    def adoption_of(accounts: np.ndarray) -> tuple[float | None, dict[str, float | None]]:
         total = len(accounts)
         if not total or not features:
             return None, {}
-        mine = used[used["account_id"].isin(accounts["account_id"])]
-        counts = mine.groupby("feature").size()
-        per = {f: _pct(int(counts.get(f, 0)), total) for f in features}
+        counts = usage.feature_counts(month, accounts)
+        per = {f: _pct(int(counts[i]), total) for i, f in enumerate(features)}
         return float(np.mean(list(per.values()))), per
 
     value, per_feature = adoption_of(active)
     segments = {}
-    for segment, group in active.groupby("segment", sort=True, dropna=True):
-        segments[str(segment)] = {"value": adoption_of(group)[0], "n": len(group)}
+    if segment_of is not None:
+        active_segments = segment_of.iloc[active]
+        for segment, group in pd.Series(active, index=active_segments.index).groupby(
+                active_segments, sort=True, dropna=True):
+            segments[str(segment)] = {"value": adoption_of(group.to_numpy())[0], "n": len(group)}
     return {"value": value, "active_accounts": len(active), "per_feature": per_feature,
             "segments": segments}
 
@@ -219,18 +302,15 @@ def closure_time(inputs: MetricInputs, month: Month) -> dict[str, Any]:
 
 
 def onboarding_engagement(inputs: MetricInputs, month: Month) -> dict[str, Any]:
-    if inputs.accounts is None or inputs.adoption is None:
+    if inputs.accounts is None or inputs.usage is None:
         return {"value": None, "cohort": None, "engaged": None}
     settings = inputs.config.metrics.onboarding_engagement
-    cohort = inputs.accounts[_in_month(inputs.accounts["start_date"], month.shift(-1))]
+    cohort = np.flatnonzero(_in_month(inputs.accounts["start_date"], month.shift(-1)).to_numpy())
     if not len(cohort):
         return {"value": None, "cohort": 0, "engaged": 0}
-    events = inputs.adoption[inputs.adoption["account_id"].isin(cohort["account_id"])]
-    events = events.merge(cohort[["account_id", "start_date"]], on="account_id")
-    window = (events["used_at"] >= events["start_date"]) & (events["used_at"] < events["start_date"] + 30 * DAY)
-    events = events[window]
-    active_days = events.assign(day=events["used_at"].dt.normalize()).groupby("account_id")["day"].nunique()
-    engaged = int((active_days >= settings.min_active_days).sum())
+    if inputs.active_days is None:
+        inputs.active_days = inputs.usage.active_days_after_start(30)  # the same for every month
+    engaged = int((inputs.active_days[cohort] >= settings.min_active_days).sum())
     return {"value": _pct(engaged, len(cohort)), "cohort": len(cohort), "engaged": engaged}
 
 

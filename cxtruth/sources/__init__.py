@@ -12,13 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..catalog import METRICS
 from ..config import Config, SourceConfig
 from ..errors import DataError
 from ..schema import ACTION_STATUSES, SOURCES, Column, SourceSpec, source_spec
 from ..months import generated_now
-from .parse import has_offset, parse_booleans, parse_datetimes, parse_integers, parse_numbers
+from .parse import parse_booleans, parse_datetimes, parse_integers, parse_numbers
 from .reader import read_csv
 
 ISSUE_COLUMNS = ["file", "line", "column", "value", "reason"]
@@ -97,12 +99,14 @@ def check_account_references(results: dict[str, SourceResult]) -> None:
     accounts = results.get("accounts")
     if accounts is None or accounts.frame is None or not len(accounts.frame):
         return
-    known = pd.Index(accounts.frame["account_id"].unique())
+    known = pa.array(accounts.frame["account_id"], type=pa.string(), from_pandas=True)
     for name, result in results.items():
         if name == "accounts" or result.frame is None or "account_id" not in result.frame:
             continue
         ids = result.frame["account_id"]
-        unknown = ids.notna() & ~ids.isin(known)
+        # Arrow's hash lookup: pandas' isin on Arrow strings goes through Python objects.
+        listed = pc.is_in(pa.array(ids, type=pa.string(), from_pandas=True), value_set=known)
+        unknown = pd.Series(~listed.fill_null(True).to_numpy(zero_copy_only=False), index=ids.index)
         if not unknown.any():
             continue
         file = accounts.path.name
@@ -223,11 +227,11 @@ class _Validator:
             raw = text[column.name]
             # Free text is kept exactly as written; everything else is trimmed.
             cell = raw if column.multiline else raw.str.strip()
-            blank = cell.str.strip() == ""
+            blank = (cell.str.strip() if column.multiline else cell) == ""
             if not column.nullable:
                 self._flag(blank, text, column.name, f"{column.name} is required but blank")
                 rejected |= blank
-            value, bad = _convert(column, cell, blank, source, tz)
+            value, bad, mixed = _convert(column, cell, blank, source, tz)
             comma = bad & _looks_like_decimal_comma(column, cell, source)
             self._flag(comma, text, column.name, _expectation(column, source) + _COMMA_HINT.format(self.spec.name))
             self._flag(bad & ~comma, text, column.name, _expectation(column, source))
@@ -238,8 +242,8 @@ class _Validator:
                     self._flag(future, text, column.name,
                                f"{column.name} is in the future (this ran on {run_date:%Y-%m-%d})")
                     rejected |= future
-                if column.kind == "datetime":
-                    self._warn_mixed_offsets(cell[~blank & ~rejected], column.name, tz)
+                if mixed is not None:
+                    self._warn_mixed_offsets(mixed[~blank & ~rejected], cell, column.name, tz)
             out[column.name] = value
 
         rejected |= self._row_rules(out, text, rejected, config)
@@ -249,14 +253,13 @@ class _Validator:
         kept, kept_lines = self._dedupe(kept, kept_lines, text)
         return kept.reset_index(drop=True), kept_lines
 
-    def _warn_mixed_offsets(self, cells: pd.Series, column: str, tz: str) -> None:
+    def _warn_mixed_offsets(self, offset: pd.Series, cells: pd.Series, column: str, tz: str) -> None:
         """Naive and offset timestamps in one column: legal (§1), but usually an export mix-up."""
-        offset = has_offset(cells)
         naive = int((~offset).sum())
-        if naive and naive < len(cells):
-            first = cells.index[~offset.to_numpy()][0]
+        if naive and naive < len(offset):
+            first = offset.index[~offset.to_numpy()][0]
             self.warn(self.lines[[first]], column, [_cap(cells[first])],
-                      f"{naive:,} of {len(cells):,} {column} values have no UTC offset while the rest do; "
+                      f"{naive:,} of {len(offset):,} {column} values have no UTC offset while the rest do; "
                       f"those were read as {tz} time")
 
     def _row_rules(self, out, text, rejected, config) -> pd.Series:
@@ -314,10 +317,11 @@ def _empty(column: Column) -> pd.Series | object:
 def _convert(column: Column, cell: pd.Series, blank: pd.Series, source: SourceConfig, tz: str):
     """(typed values, bad mask) for one column; blank cells are never 'bad' here."""
     kind = column.kind
+    mixed = None  # datetimes: which had an offset, when naive and offset values are mixed
     if kind == "text":
-        return cell.where(~blank, None), pd.Series(False, index=cell.index)
+        return cell.where(~blank, None), pd.Series(False, index=cell.index), mixed
     if kind in ("datetime", "date"):
-        value = parse_datetimes(cell.where(~blank, ""), tz, source.date_format)
+        value, mixed = parse_datetimes(cell.where(~blank, ""), tz, source.date_format)
         if kind == "date":
             value = value.dt.normalize()
     elif kind == "int" or kind == "number":
@@ -334,7 +338,7 @@ def _convert(column: Column, cell: pd.Series, blank: pd.Series, source: SourceCo
     else:  # bool
         value = parse_booleans(cell)
     bad = value.isna() & ~blank
-    return value, bad
+    return value, bad, mixed
 
 
 _COMMA_HINT = '; this looks like a decimal comma: set decimal = "," under [sources.{}]'

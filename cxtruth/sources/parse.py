@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # A time of day followed by a UTC offset: ...14:05Z, ...14:05:00+02, +0200, +02:00.
 # (The time is required so the "-31" of a plain date is not read as an offset.)
@@ -23,15 +25,49 @@ def _to_datetime(values: pd.Series, fmt: str, utc: bool) -> pd.Series:
 
 def has_offset(values: pd.Series) -> pd.Series:
     """Which timestamps carry a UTC offset (``Z``, ``+02:00``, ...)."""
-    return values.str.contains(_OFFSET, regex=True, na=False)
+    mask = pc.match_substring_regex(_arrow_text(values), _OFFSET)  # RE2, vectorised
+    return pd.Series(mask.to_numpy(zero_copy_only=False), index=values.index).fillna(False).astype(bool)
 
 
-def parse_datetimes(values: pd.Series, timezone: str, date_format: str | None = None) -> pd.Series:
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """The cells as an Arrow string array ('' for blank becomes null); zero-copy for Arrow-backed text."""
+    array = pa.array(values, type=pa.string(), from_pandas=True)
+    return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
+
+
+def _arrow_cast(values: pd.Series, to: pa.DataType) -> pa.Array | None:
+    """Arrow's vectorised parse of every non-blank cell, or None if any cell does not parse."""
+    try:
+        return pc.cast(_arrow_text(values), to)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _series(array: pa.Array, index: pd.Index, dtype: str) -> pd.Series:
+    return pd.Series(array.to_pandas(), index=index).astype(dtype)
+
+
+def parse_datetimes(values: pd.Series, timezone: str,
+                    date_format: str | None = None) -> tuple[pd.Series, pd.Series | None]:
     """ISO 8601 (or ``date_format``) text to naive report-zone datetimes.
 
     A value with an offset is converted to ``timezone``; a naive value or a
     plain date is taken as already in it (DATA_CONTRACT.md §1).
+    Returns the datetimes and, when naive and offset values are mixed, which
+    had an offset (None when all are alike).
+
+    Fast path: a column that is all naive or all offset ISO 8601 (the usual
+    export) is parsed by Arrow in one vectorised cast; anything else takes
+    the per-format path below, which also finds the bad cells.
     """
+    naive = _arrow_cast(values, pa.timestamp("ns"))
+    if naive is not None:
+        return _series(naive, values.index, "datetime64[ns]"), None
+    aware = _arrow_cast(values, pa.timestamp("ns", "UTC"))
+    if aware is not None:
+        local = pc.local_timestamp(aware.cast(pa.timestamp("ns", timezone)))
+        return _series(local, values.index, "datetime64[ns]"), None
+
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     offset_mask = has_offset(values)
     naive = values[~offset_mask]
@@ -54,11 +90,18 @@ def parse_datetimes(values: pd.Series, timezone: str, date_format: str | None = 
             parsed = parsed.fillna(retry)
         local = parsed.dt.tz_convert(timezone).dt.tz_localize(None)
         out.loc[offset.index] = local.astype("datetime64[ns]")
-    return out
+    kinds = offset_mask[values != ""]
+    mixed = offset_mask if kinds.any() and not kinds.all() else None
+    return out, mixed
 
 
 def parse_numbers(values: pd.Series, decimal: str = ".") -> pd.Series:
     """Text to float; NaN for anything that is not a finite plain number."""
+    if decimal == ".":
+        fast = _arrow_cast(values, pa.float64())  # plain numbers, e.g. 1200 or 99.5 or 1e3
+        if fast is not None:
+            numbers = _series(fast, values.index, "float64")
+            return numbers.where(np.isfinite(numbers))
     text = values
     if decimal == ",":
         # In a comma-decimal file a '.' is a thousands mark or a mistake: refuse it.
@@ -72,6 +115,9 @@ def parse_numbers(values: pd.Series, decimal: str = ".") -> pd.Series:
 
 def parse_integers(values: pd.Series, decimal: str = ".") -> pd.Series:
     """Text to whole numbers (``9.0`` is 9, ``9.5`` is invalid); float with NaN for invalid."""
+    fast = _arrow_cast(values, pa.int64())
+    if fast is not None:
+        return _series(fast, values.index, "float64")
     numbers = parse_numbers(values, decimal)
     return numbers.where(numbers == np.round(numbers))
 

@@ -41,7 +41,8 @@ def _python_encoding(encoding: str) -> str:
 
 def read_header(path: Path, encoding: str, delimiter: str, source: str) -> list[str]:
     """The header row as written, or a DataError saying why it cannot be read."""
-    raw = path.read_bytes()[:65536]
+    with path.open("rb") as handle:
+        raw = handle.read(65536)
     if not raw.strip():
         raise DataError(f"{path.name}: the file is empty (expected a header row naming the columns)")
     py_encoding = _python_encoding(encoding)
