@@ -203,8 +203,10 @@ def _source_summaries(sources: Sources) -> list[SourceSummary]:
 
 def build_report(config: Config, sources: Sources, month: Month) -> Report:
     """Compute, score and arrange everything for ``month``. Pure: no file is read or written."""
-    inputs = MetricInputs.from_frames(config, {name: sources.frame(name) for name in SOURCES})
-    history = compute_months(inputs, month.trailing(TREND_MONTHS))
+    months = month.trailing(TREND_MONTHS)
+    inputs = MetricInputs.from_frames(config, {name: sources.frame(name) for name in SOURCES},
+                                      window=(min(months), max(months)))
+    history = compute_months(inputs, months)
     metrics = score_metrics(config, history, month)
     generated_at = generated_now(config.report.timezone)
     ledger = build_ledger(sources.frame("actions"), ledger_as_of(month, generated_at.date()))

@@ -14,11 +14,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from .config import Config
 from .months import Month
+from .sources import lookup_codes
 
 DAY = pd.Timedelta(days=1)
 
@@ -52,73 +51,93 @@ class MetricInputs:
     awareness: pd.DataFrame | None
 
     @classmethod
-    def from_frames(cls, config: Config, frames: dict[str, pd.DataFrame | None]) -> "MetricInputs":
+    def from_frames(cls, config: Config, frames: dict[str, pd.DataFrame | None],
+                    window: tuple[Month, Month] | None = None) -> "MetricInputs":
+        """``window``: the first and last month that will be computed (default: all the data spans)."""
         inputs = cls(config, *(frames.get(k) for k in
                                ("nps", "accounts", "adoption", "handoffs", "feedback", "awareness")))
-        inputs._prepare()
+        inputs._prepare(window)
         return inputs
 
-    def _prepare(self) -> None:
+    def _prepare(self, window: tuple[Month, Month] | None) -> None:
         settings = self.config.metrics
         seen = [] if self.adoption is None else sorted(self.adoption["feature"].dropna().unique())
         self.tracked_features: list[str] = list(settings.feature_adoption.features) or list(seen)
         self.value_features: list[str] = list(settings.time_to_value.value_features) or self.tracked_features
-        self.usage = None if self.adoption is None else UsageIndex.build(self)
+        self.usage = None if self.adoption is None else UsageIndex.build(self, window)
         self.active_days: np.ndarray | None = None  # per account code, computed on first use
         self.first_value = None if self.usage is None else self.usage.first_value()
 
 
-def _codes(values: pd.Series, universe: pd.Series | list[str]) -> np.ndarray:
-    """Position of each value in ``universe`` (-1 where absent): a vectorised hash lookup."""
-    found = pc.index_in(pa.array(values, type=pa.string(), from_pandas=True),
-                        value_set=pa.array(list(universe) if isinstance(universe, list) else universe,
-                                           type=pa.string(), from_pandas=True))
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+# Distinct integer keys are found with a bitmap up to this many possible keys
+# (one byte each), beyond it by sorting: both beat hashing millions of keys.
+_BITMAP_LIMIT = 200_000_000
 
 
-def _month_keys(values: pd.Series) -> np.ndarray:
-    """Months since 1970-01 of naive timestamps (one integer per row)."""
-    return values.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype(np.int64)
-
-
-def _month_key(month: Month) -> int:
-    return (month.year - 1970) * 12 + month.month - 1
+def _distinct(keys: np.ndarray, space: int) -> np.ndarray:
+    """Sorted distinct values of ``keys`` (all in 0..space-1)."""
+    if space <= _BITMAP_LIMIT:
+        seen = np.zeros(space, dtype=bool)
+        seen[keys] = True
+        return np.flatnonzero(seen)
+    return np.unique(keys)
 
 
 @dataclass
 class UsageIndex:
-    """The usage events reduced once to what 13 months of metrics need.
+    """The usage events reduced once to what the trend months need.
 
-    Accounts and features become integer codes, timestamps month keys, so each
-    month's adoption is a few array lookups instead of a pass over every event.
+    Accounts and features become integer codes and each event a month index
+    within the window, so a month's adoption is an array slice instead of a
+    pass over every event; each of the contract's formulas still decides what
+    counts (see the metric functions).
     """
 
     inputs: "MetricInputs"
+    first_month: int  # Month.index of the window's first month
     account_ids: pd.Series  # code -> account_id
     event_account: np.ndarray  # per event: account code (-1: not in accounts.csv)
-    event_month: np.ndarray
-    used: pd.DataFrame  # distinct (month, account, feature code) of tracked features
-    event_accounts_by_month: pd.DataFrame | None  # distinct (month, account): without accounts.csv
+    used: pd.DataFrame  # distinct (month index, account, feature code) of tracked features, by month
+    accounts_by_month: pd.DataFrame | None  # distinct (month index, account): without accounts.csv
 
     @classmethod
-    def build(cls, inputs: "MetricInputs") -> "UsageIndex":
+    def build(cls, inputs: "MetricInputs", window: tuple[Month, Month] | None) -> "UsageIndex":
         events = inputs.adoption
         if inputs.accounts is not None:
             account_ids = inputs.accounts["account_id"].reset_index(drop=True)
-            event_account = _codes(events["account_id"], account_ids)
+            event_account = lookup_codes(events["account_id"], account_ids)
         else:
             codes, uniques = pd.factorize(events["account_id"])
             account_ids, event_account = pd.Series(uniques), codes.astype(np.int64)
-        event_month = _month_keys(events["used_at"])
-        feature = _codes(events["feature"], inputs.tracked_features)
-        keep = (feature >= 0) & (event_account >= 0)
-        used = pd.DataFrame({"month": event_month[keep], "account": event_account[keep],
-                             "feature": feature[keep]}).drop_duplicates(ignore_index=True)
+        used_at = events["used_at"].to_numpy(dtype="datetime64[ns]")
+        if window is None:  # every month the data spans
+            span = [pd.Timestamp(t) for t in (used_at.min(), used_at.max())] if len(used_at) else []
+            window = tuple(Month(t.year, t.month) for t in span) or (Month(1970, 1), Month(1970, 1))
+        first, last = window
+        n_months = last.index - first.index + 1
+        starts = np.array([first.shift(i).start for i in range(n_months + 1)], dtype="datetime64[ns]")
+        rows = np.flatnonzero((used_at >= starts[0]) & (used_at < starts[-1]) & (event_account >= 0))
+        month = np.searchsorted(starts, used_at[rows], side="right") - 1
+        n_accounts = max(len(account_ids), 1)
+        feature = lookup_codes(events["feature"], inputs.tracked_features)[rows]
+        tracked = feature >= 0
+        n_features = max(len(inputs.tracked_features), 1)
+        keys = (month[tracked] * n_accounts + event_account[rows][tracked]) * n_features + feature[tracked]
+        month_account, feature_code = np.divmod(_distinct(keys, n_months * n_accounts * n_features), n_features)
+        used_month, used_account = np.divmod(month_account, n_accounts)
+        used = pd.DataFrame({"month": used_month, "account": used_account, "feature": feature_code})
         by_month = None
         if inputs.accounts is None:
-            by_month = pd.DataFrame({"month": event_month, "account": event_account}).drop_duplicates(
-                ignore_index=True)
-        return cls(inputs, account_ids, event_account, event_month, used, by_month)
+            pairs = _distinct(month * n_accounts + event_account[rows], n_months * n_accounts)
+            by_month = pd.DataFrame(dict(zip(("month", "account"), np.divmod(pairs, n_accounts))))
+        return cls(inputs, first.index, account_ids, event_account, used, by_month)
+
+    def _slice(self, frame: pd.DataFrame, month: Month) -> pd.DataFrame:
+        """The rows of ``month`` in a frame sorted by month index."""
+        index = month.index - self.first_month
+        months = frame["month"].to_numpy()
+        lo, hi = np.searchsorted(months, index, side="left"), np.searchsorted(months, index, side="right")
+        return frame.iloc[lo:hi]
 
     def active(self, month: Month) -> tuple[np.ndarray, pd.Series | None]:
         """Codes of the accounts active in ``month`` and their segments (None without accounts.csv)."""
@@ -127,15 +146,14 @@ class UsageIndex:
             churn = a["churn_date"]
             mask = ((a["start_date"] < month.end) & (churn.isna() | (churn >= month.start))).to_numpy()
             return np.flatnonzero(mask), a["segment"].reset_index(drop=True)
-        rows = self.event_accounts_by_month
-        return np.unique(rows["account"].to_numpy()[rows["month"].to_numpy() == _month_key(month)]), None
+        return self._slice(self.accounts_by_month, month)["account"].to_numpy(), None
 
     def feature_counts(self, month: Month, accounts: np.ndarray) -> np.ndarray:
         """Per tracked feature: how many of ``accounts`` used it in ``month``."""
-        in_month = self.used[self.used["month"].to_numpy() == _month_key(month)]
+        rows = self._slice(self.used, month)
         member = np.zeros(len(self.account_ids), dtype=bool)
         member[accounts] = True
-        features = in_month["feature"].to_numpy()[member[in_month["account"].to_numpy()]]
+        features = rows["feature"].to_numpy()[member[rows["account"].to_numpy()]]
         return np.bincount(features, minlength=len(self.inputs.tracked_features))
 
     def first_value(self) -> pd.DataFrame | None:
@@ -144,7 +162,7 @@ class UsageIndex:
         if accounts is None:
             return None
         events = self.inputs.adoption
-        is_value = _codes(events["feature"], self.inputs.value_features) >= 0
+        is_value = lookup_codes(events["feature"], self.inputs.value_features) >= 0
         known = self.event_account >= 0
         starts = accounts["start_date"].to_numpy(dtype="datetime64[ns]")
         used_at = events["used_at"].to_numpy(dtype="datetime64[ns]")
@@ -156,17 +174,17 @@ class UsageIndex:
                              "first_value": first.to_numpy()})
 
     def active_days_after_start(self, days: int = 30) -> np.ndarray:
-        """Per account code: distinct days with any event in [start, start + ``days``)."""
-        accounts = self.inputs.accounts
-        starts = accounts["start_date"].to_numpy(dtype="datetime64[ns]")
+        """Per account code: distinct calendar days with any event in [start, start + ``days``)."""
+        starts = self.inputs.accounts["start_date"].to_numpy(dtype="datetime64[ns]")
         used_at = self.inputs.adoption["used_at"].to_numpy(dtype="datetime64[ns]")
         rows = np.flatnonzero(self.event_account >= 0)
-        start = starts[self.event_account[rows]]
-        at = used_at[rows]
-        inside = (at >= start) & (at < start + np.timedelta64(days, "D"))
-        distinct = pd.DataFrame({"account": self.event_account[rows][inside],
-                                 "day": at[inside].astype("datetime64[D]")}).drop_duplicates()
-        return np.bincount(distinct["account"].to_numpy(), minlength=len(accounts))
+        account = self.event_account[rows]
+        # start_date is a date (midnight), so whole days since it are calendar days
+        day = (used_at[rows] - starts[account]) // np.timedelta64(1, "D")
+        inside = (day >= 0) & (day < days)
+        n_accounts = len(starts)
+        seen = _distinct(account[inside] * days + day[inside], max(n_accounts, 1) * days)
+        return np.bincount(seen // days, minlength=n_accounts)
 
 
 # -- one function per metric ---------------------------------------------------
@@ -186,7 +204,7 @@ def nps(inputs: MetricInputs, month: Month) -> dict[str, Any]:
         part = _nps_of(group["score"])
         segments[str(segment)] = {"value": part["value"], "n": part["n"],
                                   "margin_of_error": part["margin_of_error"]}
-    result["segments"] = segments
+    result["segments"] = dict(sorted(segments.items()))  # by label, whatever the column's dtype
     return result
 
 
@@ -222,7 +240,7 @@ def logo_churn(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     for segment, group in base.assign(_churned=churned).groupby("segment", sort=True, dropna=True):
         segments[str(segment)] = {"value": _pct(group["_churned"].sum(), len(group)), "base": len(group)}
     return {"value": _pct(churned.sum(), len(base)), "churned": int(churned.sum()),
-            "base": len(base), "segments": segments}
+            "base": len(base), "segments": dict(sorted(segments.items()))}
 
 
 def revenue_churn(inputs: MetricInputs, month: Month) -> dict[str, Any]:
@@ -259,7 +277,7 @@ def feature_adoption(inputs: MetricInputs, month: Month) -> dict[str, Any]:
                 active_segments, sort=True, dropna=True):
             segments[str(segment)] = {"value": adoption_of(group.to_numpy())[0], "n": len(group)}
     return {"value": value, "active_accounts": len(active), "per_feature": per_feature,
-            "segments": segments}
+            "segments": dict(sorted(segments.items()))}
 
 
 def handoff_quality(inputs: MetricInputs, month: Month) -> dict[str, Any]:
@@ -332,7 +350,7 @@ def feature_awareness(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     if not len(rows):
         return {"value": None, "n": 0, "per_feature": {}}
     per = rows.groupby("feature", sort=True)["aware"].mean() * 100.0
-    per_feature = {str(k): float(v) for k, v in per.items()}
+    per_feature = {str(k): float(v) for k, v in sorted(per.items())}
     return {"value": float(np.mean(list(per_feature.values()))), "n": len(rows), "per_feature": per_feature}
 
 

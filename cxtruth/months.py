@@ -10,9 +10,12 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -52,6 +55,8 @@ class Month:
 
     @property
     def start(self) -> pd.Timestamp:
+        import pandas as pd  # here, not at the top: `cxtruth --help` must not pay for pandas
+
         return pd.Timestamp(self.year, self.month, 1)
 
     @property

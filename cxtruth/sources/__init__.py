@@ -8,6 +8,7 @@ reason); a file that cannot be read as a table raises `DataError`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from ..config import Config, SourceConfig
 from ..errors import DataError
 from ..schema import ACTION_STATUSES, SOURCES, Column, SourceSpec, source_spec
 from ..months import generated_now
-from .parse import parse_booleans, parse_datetimes, parse_integers, parse_numbers
+from .parse import OFFSET_RE, parse_booleans, parse_datetimes, parse_integers, parse_numbers
 from .reader import read_csv
 
 ISSUE_COLUMNS = ["file", "line", "column", "value", "reason"]
@@ -104,9 +105,7 @@ def check_account_references(results: dict[str, SourceResult]) -> None:
         if name == "accounts" or result.frame is None or "account_id" not in result.frame:
             continue
         ids = result.frame["account_id"]
-        # Arrow's hash lookup: pandas' isin on Arrow strings goes through Python objects.
-        listed = pc.is_in(pa.array(ids, type=pa.string(), from_pandas=True), value_set=known)
-        unknown = pd.Series(~listed.fill_null(True).to_numpy(zero_copy_only=False), index=ids.index)
+        unknown = ids.notna() & pd.Series(lookup_codes(ids, known) < 0, index=ids.index)
         if not unknown.any():
             continue
         file = accounts.path.name
@@ -132,6 +131,21 @@ def check_account_references(results: dict[str, SourceResult]) -> None:
         result.warnings = _concat(parts).sort_values("line", kind="stable", ignore_index=True)
 
 
+def lookup_codes(values: pd.Series, universe) -> np.ndarray:
+    """Position of each value in ``universe`` (-1 where absent or missing).
+
+    Arrow's hash lookup (pandas' isin on Arrow strings goes through Python
+    objects); a categorical is looked up once per category.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        per_category = lookup_codes(pd.Series(values.cat.categories), universe)
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, per_category[codes] if len(per_category) else -1, -1)
+    found = pc.index_in(pa.array(values, type=pa.string(), from_pandas=True),
+                        value_set=pa.array(universe, type=pa.string(), from_pandas=True))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def _rows_word(n: int) -> str:
     return f"{n:,} row" if n == 1 else f"{n:,} rows"
 
@@ -148,15 +162,26 @@ def read_source(name: str, config: Config) -> SourceResult:
         return SourceResult(name, path, "absent", note=note)
 
     wanted = {c.name: (source_config.columns.get(c.name, c.name), c.required) for c in spec.columns}
-    raw = read_csv(
-        path,
+    read = partial(
+        read_csv, path,
         encoding=source_config.encoding,
         delimiter=source_config.delimiter,
         wanted=wanted,
-        # Usage events rarely hold free text; the reader retries properly if they do.
-        newlines_in_values=name != "adoption",
+        # Only free text holds line breaks; the reader retries properly if another column does.
+        newlines_in_values=any(c.multiline for c in spec.columns),
         source=name,
     )
+    # The fast path: Arrow parses typed columns while reading; if every row then
+    # passes every rule, no cell needs naming and the text path is never taken.
+    fast = name != "actions" and source_config.decimal == "." and not source_config.date_format
+    raw = read(types=partial(arrow_types, spec) if fast else None)
+    if raw.typed is not None:
+        frame = accept_clean(raw.typed, spec, config)
+        if frame is not None:
+            ids = pd.Index(frame["account_id"].unique()) if name == "accounts" else None
+            return SourceResult(name, path, "read", frame=frame, rows_read=len(frame), lines=raw.lines,
+                                ids_in_file=ids)
+        raw = read()
     validator = _Validator(spec, path.name, raw.lines, raw.headers)
     for line, text, expected, found in raw.ragged:
         validator.add_issue_rows(np.array([line or 0]), "", _cap(text),
@@ -171,6 +196,115 @@ def read_source(name: str, config: Config) -> SourceResult:
         issues=validator.issues(), rejected=validator.rejected_count,
         warnings=validator.warnings(), lines=lines, ids_in_file=ids_in_file,
     )
+
+
+def arrow_types(spec: SourceSpec, found: dict[str, str], sample: dict[str, list[str]]):
+    """Arrow types for the typed columns of ``spec``, judged from sample rows; None when a
+    datetime column mixes naive and offset values (only the text path handles that)."""
+    types = {}
+    for column in spec.columns:
+        if column.name not in found:
+            continue
+        if column.kind == "text":
+            if not column.multiline and column.name not in spec.unique_key:
+                # Ids and labels repeat: Arrow hashes them while reading, later steps work on codes.
+                types[column.name] = pa.dictionary(pa.int32(), pa.string())
+            continue
+        if column.kind in ("datetime", "date"):
+            values = [v.strip() for v in sample.get(found[column.name], []) if v.strip()]
+            offsets = {bool(OFFSET_RE.search(v)) for v in values}
+            if len(offsets) > 1:
+                return None
+            types[column.name] = pa.timestamp("ns", "UTC") if offsets == {True} else pa.timestamp("ns")
+        else:
+            types[column.name] = {"int": pa.int64(), "number": pa.float64(), "bool": pa.bool_()}[column.kind]
+    return types
+
+
+_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def accept_clean(table: pa.Table, spec: SourceSpec, config: Config) -> pd.DataFrame | None:
+    """The validated frame from an Arrow-typed table, or None if any row breaks a rule.
+
+    The same rules as `_Validator`, checked as whole-column aggregates: blank
+    required cells, ranges, non-finite numbers, future dates, order rules and
+    repeated ids. None sends the file down the text path, which names each row.
+    """
+    tz = config.report.timezone
+    latest = pa.scalar(pd.Timestamp(generated_now(tz).replace(tzinfo=None)) + pd.Timedelta(days=1),
+                       pa.timestamp("ns"))
+    columns = {}
+    for column in spec.columns:
+        if column.name not in table.column_names:
+            continue
+        values = table.column(column.name)
+        if pa.types.is_dictionary(values.type):
+            columns[column.name] = values  # checked as categories below, after conversion
+            continue
+        if column.kind == "text":
+            trimmed = pc.utf8_trim_whitespace(values)
+            blank = pc.fill_null(pc.equal(trimmed, ""), True)
+            values = pc.if_else(blank, pa.scalar(None, pa.string()), values if column.multiline else trimmed)
+        else:
+            if pa.types.is_timestamp(values.type) and values.type.tz is not None:
+                values = pc.local_timestamp(values.cast(pa.timestamp("ns", tz)))
+            if column.kind == "date":
+                values = pc.floor_temporal(values, unit="day")
+            blank = pc.is_null(values)
+            if not _within_rules(values, column, latest):
+                return None
+        if not column.nullable and pc.any(blank).as_py():
+            return None
+        columns[column.name] = values
+    for later, earlier, _ in spec.order_rules:
+        if later in columns and earlier in columns and pc.any(pc.less(columns[later], columns[earlier])).as_py():
+            return None
+    key = [k for k in spec.unique_key if k in columns]
+    if len(key) == 1 and pc.count_distinct(columns[key[0]]).as_py() != table.num_rows:
+        return None
+    frame = pa.table(columns).to_pandas(types_mapper=_PANDAS_TYPES.get)
+    for column in spec.columns:
+        if column.name in frame and isinstance(frame[column.name].dtype, pd.CategoricalDtype):
+            frame[column.name] = _clean_categories(frame[column.name])
+            if frame[column.name] is None or (not column.nullable and frame[column.name].isna().any()):
+                return None
+    if len(key) > 1 and frame.duplicated(subset=key).any():
+        return None
+    for column in spec.columns:  # absent optional columns, as the text path makes them
+        if column.name not in frame:
+            frame[column.name] = _empty(column)
+    return frame[spec.names]
+
+
+def _clean_categories(values: pd.Series) -> pd.Series | None:
+    """Trimmed categories with blanks as missing; None if trimming merges two labels
+    (" A1" and "A1": the text path then handles the column)."""
+    categories = values.cat.categories
+    trimmed = pd.Index(categories.str.strip())
+    keep = trimmed != ""
+    if trimmed[keep].has_duplicates:
+        return None
+    if not keep.all() or not trimmed.equals(categories):
+        values = values.cat.rename_categories(trimmed.where(keep, [f"\0blank{i}" for i in range(len(trimmed))]))
+        values = values.cat.remove_categories(list(values.cat.categories[~keep]))
+    return values  # category order is the file's; grouped results are sorted by label instead
+
+
+def _within_rules(values: pa.ChunkedArray, column: Column, latest: pa.Scalar) -> bool:
+    if column.kind in ("datetime", "date"):
+        newest = pc.max(values)
+        return column.future_ok or not newest.is_valid or pc.less_equal(newest, latest).as_py()
+    if column.kind in ("int", "number"):
+        if column.kind == "number" and pc.any(pc.invert(pc.is_finite(values))).as_py():
+            return False
+        bounds = pc.min_max(values)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        if low is not None and column.low is not None and low < column.low:
+            return False
+        if high is not None and column.high is not None and high > column.high:
+            return False
+    return True
 
 
 def _cap(text: str) -> str:

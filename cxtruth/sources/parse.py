@@ -7,6 +7,8 @@ Timestamps come back as naive wall-clock times in the report time zone.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -15,6 +17,7 @@ import pyarrow.compute as pc
 # A time of day followed by a UTC offset: ...14:05Z, ...14:05:00+02, +0200, +02:00.
 # (The time is required so the "-31" of a plain date is not read as an offset.)
 _OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+OFFSET_RE = re.compile(_OFFSET)
 _TRUE = ("true", "yes", "y", "1")
 _FALSE = ("false", "no", "n", "0")
 

@@ -13,6 +13,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -21,13 +22,18 @@ import pyarrow.csv as pacsv
 
 from ..errors import DataError
 
+# (canonical -> header found, header -> sample cells) -> canonical -> Arrow type, or None for text only
+TypeChooser = Callable[[dict[str, str], dict[str, list[str]]], "dict[str, pa.DataType] | None"]
+
 
 @dataclass
 class RawTable:
-    frame: pd.DataFrame  # canonical column names, str cells ("" for blank)
+    frame: pd.DataFrame | None  # canonical column names, str cells ("" for blank)
     lines: np.ndarray  # spreadsheet line of each row (header = line 1)
     headers: dict[str, str]  # canonical name -> header as written in the file
     ragged: list[tuple[int, str, int, int]]  # (line, text, expected fields, found fields)
+    # The fast path: columns already parsed by Arrow to the requested types (frame is None).
+    typed: pa.Table | None = None
 
 
 def _normalise(header: str) -> str:
@@ -39,8 +45,8 @@ def _python_encoding(encoding: str) -> str:
     return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
 
 
-def read_header(path: Path, encoding: str, delimiter: str, source: str) -> list[str]:
-    """The header row as written, or a DataError saying why it cannot be read."""
+def read_header(path: Path, encoding: str, delimiter: str, source: str) -> tuple[list[str], str]:
+    """The header row as written and the first 64 KiB as text, or a DataError saying why."""
     with path.open("rb") as handle:
         raw = handle.read(65536)
     if not raw.strip():
@@ -73,7 +79,7 @@ def read_header(path: Path, encoding: str, delimiter: str, source: str) -> list[
         header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
     except (StopIteration, csv.Error):
         raise DataError(f"{path.name}: line 1: cannot read the header row")
-    return header
+    return header, text
 
 
 def _delimiter_hint(header: list[str], delimiter: str, source: str) -> str | None:
@@ -161,9 +167,16 @@ def _read_arrow(path: Path, encoding: str, delimiter: str, headers: list[str],
 
 
 def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tuple[str, bool]],
-             newlines_in_values: bool = True, source: str = "<name>") -> RawTable:
-    """Read ``path`` keeping only the wanted columns, every cell as text."""
-    header = read_header(path, encoding, delimiter, source)
+             newlines_in_values: bool = True, source: str = "<name>",
+             types: TypeChooser | None = None) -> RawTable:
+    """Read ``path`` keeping only the wanted columns, every cell as text.
+
+    With ``types`` (canonical name -> Arrow type, given the file's header and a
+    sample of its rows) Arrow first parses the columns to those types in its
+    threaded reader; a file where any cell does not parse, or any row is
+    ragged, is read again as text so each bad cell can be named.
+    """
+    header, sample = read_header(path, encoding, delimiter, source)
     found = map_columns(path, header, wanted, delimiter, source)
     headers = list(found.values())
     # The last column is always read: an unclosed quote there swallows the rest of
@@ -171,6 +184,15 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
     last = header[-1] if header and header.count(header[-1]) == 1 else None
     read_headers = headers + ([last] if last and last not in headers else [])
     arrow_encoding = "utf8" if codecs.lookup(encoding).name == "utf-8" else encoding
+    column_types = types(found, _sample_rows(sample, delimiter, header)) if types else None
+    if column_types:
+        typed = _read_typed(path, arrow_encoding, delimiter, read_headers, newlines_in_values,
+                            {found[c]: t for c, t in column_types.items()})
+        if typed is not None and typed.num_rows:
+            lines = np.arange(2, typed.num_rows + 2, dtype=np.int64)
+            _refuse_unclosed_quote(path, typed, lines, [], encoding, delimiter)
+            typed = typed.rename_columns([_canonical(found, name) for name in typed.column_names])
+            return RawTable(None, lines, found, [], typed=typed)
     try:
         table, ragged = _read_arrow(path, arrow_encoding, delimiter, read_headers, newlines_in_values, True)
         if ragged and not newlines_in_values:
@@ -200,6 +222,46 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
     return RawTable(frame, lines, found, ragged)
 
 
+# Text that means "no value" is only the empty cell: "NA" or "null" may be a customer's word.
+_NULLS = [""]
+_TRUE_WORDS = ["true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "1"]
+_FALSE_WORDS = ["false", "False", "FALSE", "no", "No", "NO", "n", "N", "0"]
+
+
+def _canonical(found: dict[str, str], header: str) -> str:
+    for canonical, name in found.items():
+        if name == header:
+            return canonical
+    return "__last_column__"  # read only for the unclosed-quote check
+
+
+def _sample_rows(sample: str, delimiter: str, header: list[str]) -> dict[str, list[str]]:
+    """Up to 200 complete rows of the first 64 KiB, by header: what the type chooser looks at."""
+    rows = list(csv.reader(io.StringIO(sample), delimiter=delimiter))[1:-1][:200]
+    return {name: [row[i] for row in rows if len(row) > i] for i, name in enumerate(header)}
+
+
+def _read_typed(path: Path, encoding: str, delimiter: str, headers: list[str], newlines_in_values: bool,
+                types: dict[str, pa.DataType]) -> pa.Table | None:
+    """The columns parsed to ``types`` by Arrow, or None if any cell or row does not fit."""
+    try:
+        return pacsv.read_csv(
+            path,
+            # 16 MiB blocks, not 1 MiB: each block has its own dictionary for an id column,
+            # and merging hundreds of them cost more than the parse itself.
+            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=True, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines_in_values),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=headers,
+                column_types={h: types.get(h, pa.string()) for h in headers},
+                null_values=_NULLS, true_values=_TRUE_WORDS, false_values=_FALSE_WORDS,
+                strings_can_be_null=True, quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, LookupError):
+        return None
+
+
 def _refuse_unclosed_quote(path: Path, table: pa.Table, lines: np.ndarray, ragged: list,
                            encoding: str, delimiter: str) -> None:
     """An opening quote never closed makes the parser read the rest of the file
@@ -208,8 +270,8 @@ def _refuse_unclosed_quote(path: Path, table: pa.Table, lines: np.ndarray, ragge
     if last_ragged and "\n" in last_ragged[1] and (not len(lines) or last_ragged[0] > lines[-1]):
         line, column = last_ragged[0], None
     elif table.num_rows:
-        suspects = [name for name in table.column_names
-                    if "\n" in (table.column(name)[table.num_rows - 1].as_py() or "")]
+        last_row = {name: table.column(name)[table.num_rows - 1].as_py() for name in table.column_names}
+        suspects = [name for name, value in last_row.items() if isinstance(value, str) and "\n" in value]
         if not suspects:
             return
         line, column = int(lines[-1]), suspects[0]
