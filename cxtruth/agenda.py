@@ -205,7 +205,7 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
     """Compute, score and arrange everything for ``month``. Pure: no file is read or written."""
     months = month.trailing(TREND_MONTHS)
     inputs = MetricInputs.from_frames(config, {name: sources.frame(name) for name in SOURCES},
-                                      window=(min(months), max(months)))
+                                      window=(min(months), max(months)), account_codes=sources.account_codes)
     history = compute_months(inputs, months)
     metrics = score_metrics(config, history, month)
     generated_at = generated_now(config.report.timezone)

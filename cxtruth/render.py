@@ -95,6 +95,10 @@ def _template_frame(exc: BaseException) -> str:
     return "report.html.j2"
 
 
+class _Expired(BaseException):
+    """Raised by the alarm; a BaseException so library code's ``except Exception`` cannot swallow it."""
+
+
 @contextmanager
 def time_limit(seconds: float, what: str):
     """Raise RenderError if the block runs longer than ``seconds``.
@@ -107,13 +111,15 @@ def time_limit(seconds: float, what: str):
         return
 
     def expired(signum, frame):
-        raise RenderError(f"{what} took longer than {seconds:g} s; nothing was written",
-                          hint="raise [report] render_timeout_seconds, or look for huge input text")
+        raise _Expired()
 
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
+    except _Expired:
+        raise RenderError(f"{what} took longer than {seconds:g} s; nothing was written",
+                          hint="raise [report] render_timeout_seconds, or look for huge input text") from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

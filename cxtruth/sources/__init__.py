@@ -7,6 +7,7 @@ reason); a file that cannot be read as a table raises `DataError`.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -44,6 +45,8 @@ class SourceResult:
     warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
     lines: np.ndarray | None = None  # spreadsheet line of each accepted row
     ids_in_file: pd.Index | None = None  # accounts: every account_id written, rows left out included
+    # Each accepted row's position in the accounts frame (-1: unknown), once accounts are read.
+    account_codes: np.ndarray | None = None
 
     @property
     def accepted(self) -> int:
@@ -73,6 +76,10 @@ class Sources:
         return _concat([r.warnings for r in self.results.values()])
 
     @property
+    def account_codes(self) -> dict[str, np.ndarray]:
+        return {name: r.account_codes for name, r in self.results.items() if r.account_codes is not None}
+
+    @property
     def rejected_rows(self) -> int:
         return sum(r.rejected for r in self.results.values())
 
@@ -84,7 +91,10 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def load_sources(config: Config) -> Sources:
     """Read and validate every source; raises DataError for an unreadable file."""
-    results = {name: read_source(name, config) for name in SOURCES}
+    # Two at a time: Arrow parses without the GIL, so one file's parse overlaps another's checks.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(read_source, name, config) for name in SOURCES}
+        results = {name: future.result() for name, future in futures.items()}
     check_account_references(results)
     return Sources(results)
 
@@ -105,7 +115,8 @@ def check_account_references(results: dict[str, SourceResult]) -> None:
         if name == "accounts" or result.frame is None or "account_id" not in result.frame:
             continue
         ids = result.frame["account_id"]
-        unknown = ids.notna() & pd.Series(lookup_codes(ids, known) < 0, index=ids.index)
+        result.account_codes = lookup_codes(ids, known)  # kept: the usage metrics need the same lookup
+        unknown = ids.notna() & pd.Series(result.account_codes < 0, index=ids.index)
         if not unknown.any():
             continue
         file = accounts.path.name
