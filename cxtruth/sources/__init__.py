@@ -23,7 +23,7 @@ from ..errors import DataError
 from ..schema import ACTION_STATUSES, SOURCES, Column, SourceSpec, source_spec
 from ..months import generated_now
 from .parse import OFFSET_RE, parse_booleans, parse_datetimes, parse_integers, parse_numbers
-from .reader import read_csv
+from .reader import read_csv, read_parquet
 
 ISSUE_COLUMNS = ["file", "line", "column", "value", "reason"]
 _VALUE_CAP = 120  # characters of a bad cell kept in a report
@@ -173,6 +173,11 @@ def read_source(name: str, config: Config) -> SourceResult:
         return SourceResult(name, path, "absent", note=note)
 
     wanted = {c.name: (source_config.columns.get(c.name, c.name), c.required) for c in spec.columns}
+    fast = name != "actions" and source_config.decimal == "." and not source_config.date_format
+    if path.suffix.lower() == ".parquet":
+        read = partial(read_parquet, path, wanted=wanted, source=name)
+        raw = read(typed=partial(parquet_types, spec) if name != "actions" else None)
+        return _validated(name, path, spec, raw, read, source_config, config)
     read = partial(
         read_csv, path,
         encoding=source_config.encoding,
@@ -184,8 +189,13 @@ def read_source(name: str, config: Config) -> SourceResult:
     )
     # The fast path: Arrow parses typed columns while reading; if every row then
     # passes every rule, no cell needs naming and the text path is never taken.
-    fast = name != "actions" and source_config.decimal == "." and not source_config.date_format
     raw = read(types=partial(arrow_types, spec) if fast else None)
+    return _validated(name, path, spec, raw, read, source_config, config)
+
+
+def _validated(name: str, path: Path, spec: SourceSpec, raw, read, source_config: SourceConfig,
+               config: Config) -> SourceResult:
+    """The accepted rows of ``raw``; a typed table that breaks a rule is read again as text."""
     if raw.typed is not None:
         frame = accept_clean(raw.typed, spec, config)
         if frame is not None:
@@ -230,6 +240,37 @@ def arrow_types(spec: SourceSpec, found: dict[str, str], sample: dict[str, list[
         else:
             types[column.name] = {"int": pa.int64(), "number": pa.float64(), "bool": pa.bool_()}[column.kind]
     return types
+
+
+def parquet_types(spec: SourceSpec, table: pa.Table) -> pa.Table | None:
+    """Parquet's own column types converted to the ones `accept_clean` checks, or None
+    when a column holds something else (text dates, fractional scores): the text path
+    then parses and names each cell."""
+    columns = {}
+    for column in spec.columns:
+        if column.name not in table.column_names:
+            continue
+        values = table.column(column.name)
+        kind, t = column.kind, values.type
+        if pa.types.is_dictionary(t) and kind != "text":
+            values, t = values.cast(t.value_type), t.value_type
+        if kind == "text":
+            plain = values.cast(t.value_type) if pa.types.is_dictionary(t) else values
+            values = plain.cast(pa.string())
+            if not column.multiline and column.name not in spec.unique_key:
+                values = values.cast(pa.dictionary(pa.int32(), pa.string()))
+        elif kind in ("datetime", "date") and (pa.types.is_timestamp(t) or pa.types.is_date(t)):
+            values = values.cast(pa.timestamp("ns", t.tz if pa.types.is_timestamp(t) else None))
+        elif kind == "int" and pa.types.is_integer(t):
+            values = values.cast(pa.int64())
+        elif kind == "number" and (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)):
+            values = values.cast(pa.float64())
+        elif kind == "bool" and pa.types.is_boolean(t):
+            pass
+        else:
+            return None
+        columns[column.name] = values
+    return pa.table(columns)
 
 
 _PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
