@@ -110,7 +110,7 @@ def check_account_references(results: dict[str, SourceResult]) -> None:
     accounts = results.get("accounts")
     if accounts is None or accounts.frame is None or not len(accounts.frame):
         return
-    known = pa.array(accounts.frame["account_id"], type=pa.string(), from_pandas=True)
+    known = pa.array(accounts.frame["account_id"], type=pa.large_string(), from_pandas=True)
     for name, result in results.items():
         if name == "accounts" or result.frame is None or "account_id" not in result.frame:
             continue
@@ -145,16 +145,11 @@ def check_account_references(results: dict[str, SourceResult]) -> None:
 def lookup_codes(values: pd.Series, universe) -> np.ndarray:
     """Position of each value in ``universe`` (-1 where absent or missing).
 
-    Arrow's hash lookup (pandas' isin on Arrow strings goes through Python
-    objects); a categorical is looked up once per category.
+    Arrow's hash lookup: pandas' isin on Arrow strings goes through Python objects.
     """
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        per_category = lookup_codes(pd.Series(values.cat.categories), universe)
-        codes = values.cat.codes.to_numpy()
-        return np.where(codes >= 0, per_category[codes] if len(per_category) else -1, -1)
-    found = pc.index_in(pa.array(values, type=pa.string(), from_pandas=True),
-                        value_set=pa.array(universe, type=pa.string(), from_pandas=True))
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    found = pc.index_in(pa.array(values, type=pa.large_string(), from_pandas=True),
+                        value_set=pa.array(universe, type=pa.large_string(), from_pandas=True))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False)  # int32: half the memory of int64
 
 
 def _rows_word(n: int) -> str:
@@ -227,9 +222,8 @@ def arrow_types(spec: SourceSpec, found: dict[str, str], sample: dict[str, list[
         if column.name not in found:
             continue
         if column.kind == "text":
-            if not column.multiline and column.name not in spec.unique_key:
-                # Ids and labels repeat: Arrow hashes them while reading, later steps work on codes.
-                types[column.name] = pa.dictionary(pa.int32(), pa.string())
+            # Plain strings: dictionary-encoding while parsing cost more CPU than the one
+            # hash lookup the usage metrics do later (measured in docs/performance.md).
             continue
         if column.kind in ("datetime", "date"):
             values = [v.strip() for v in sample.get(found[column.name], []) if v.strip()]
@@ -256,9 +250,7 @@ def parquet_types(spec: SourceSpec, table: pa.Table) -> pa.Table | None:
             values, t = values.cast(t.value_type), t.value_type
         if kind == "text":
             plain = values.cast(t.value_type) if pa.types.is_dictionary(t) else values
-            values = plain.cast(pa.string())
-            if not column.multiline and column.name not in spec.unique_key:
-                values = values.cast(pa.dictionary(pa.int32(), pa.string()))
+            values = plain.cast(pa.large_string())
         elif kind in ("datetime", "date") and (pa.types.is_timestamp(t) or pa.types.is_date(t)):
             values = values.cast(pa.timestamp("ns", t.tz if pa.types.is_timestamp(t) else None))
         elif kind == "int" and pa.types.is_integer(t):
@@ -291,13 +283,14 @@ def accept_clean(table: pa.Table, spec: SourceSpec, config: Config) -> pd.DataFr
         if column.name not in table.column_names:
             continue
         values = table.column(column.name)
-        if pa.types.is_dictionary(values.type):
-            columns[column.name] = values  # checked as categories below, after conversion
-            continue
         if column.kind == "text":
-            trimmed = pc.utf8_trim_whitespace(values)
-            blank = pc.fill_null(pc.equal(trimmed, ""), True)
-            values = pc.if_else(blank, pa.scalar(None, pa.string()), values if column.multiline else trimmed)
+            if column.multiline:  # kept exactly as written; blank means empty or only whitespace
+                blank = pc.fill_null(pc.or_(pc.equal(values, ""), pc.utf8_is_space(values)), True)
+            else:
+                values = pc.utf8_trim_whitespace(values)
+                blank = pc.fill_null(pc.equal(values, ""), True)
+            if pc.any(blank).as_py():  # copying strings costs: only when some cell is blank
+                values = pc.if_else(blank, pa.scalar(None, pa.large_string()), values)
         else:
             if pa.types.is_timestamp(values.type) and values.type.tz is not None:
                 values = pc.local_timestamp(values.cast(pa.timestamp("ns", tz)))
@@ -316,31 +309,12 @@ def accept_clean(table: pa.Table, spec: SourceSpec, config: Config) -> pd.DataFr
     if len(key) == 1 and pc.count_distinct(columns[key[0]]).as_py() != table.num_rows:
         return None
     frame = pa.table(columns).to_pandas(types_mapper=_PANDAS_TYPES.get)
-    for column in spec.columns:
-        if column.name in frame and isinstance(frame[column.name].dtype, pd.CategoricalDtype):
-            frame[column.name] = _clean_categories(frame[column.name])
-            if frame[column.name] is None or (not column.nullable and frame[column.name].isna().any()):
-                return None
     if len(key) > 1 and frame.duplicated(subset=key).any():
         return None
     for column in spec.columns:  # absent optional columns, as the text path makes them
         if column.name not in frame:
             frame[column.name] = _empty(column)
     return frame[spec.names]
-
-
-def _clean_categories(values: pd.Series) -> pd.Series | None:
-    """Trimmed categories with blanks as missing; None if trimming merges two labels
-    (" A1" and "A1": the text path then handles the column)."""
-    categories = values.cat.categories
-    trimmed = pd.Index(categories.str.strip())
-    keep = trimmed != ""
-    if trimmed[keep].has_duplicates:
-        return None
-    if not keep.all() or not trimmed.equals(categories):
-        values = values.cat.rename_categories(trimmed.where(keep, [f"\0blank{i}" for i in range(len(trimmed))]))
-        values = values.cat.remove_categories(list(values.cat.categories[~keep]))
-    return values  # category order is the file's; grouped results are sorted by label instead
 
 
 def _within_rules(values: pa.ChunkedArray, column: Column, latest: pa.Scalar) -> bool:

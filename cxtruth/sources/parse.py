@@ -34,8 +34,8 @@ def has_offset(values: pd.Series) -> pd.Series:
 
 def _arrow_text(values: pd.Series) -> pa.Array:
     """The cells as an Arrow string array ('' for blank becomes null); zero-copy for Arrow-backed text."""
-    array = pa.array(values, type=pa.string(), from_pandas=True)
-    return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
+    array = pa.array(values, type=pa.large_string(), from_pandas=True)
+    return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.large_string()), array)
 
 
 def _arrow_cast(values: pd.Series, to: pa.DataType) -> pa.Array | None:
