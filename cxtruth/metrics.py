@@ -38,6 +38,48 @@ def _in_month(values: pd.Series, month: Month) -> pd.Series:
     return (values >= month.start) & (values < month.end)
 
 
+_NEVER = np.datetime64(np.iinfo(np.int64).max, "ns")  # a missing churn date: still a customer (2262)
+
+
+def _labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes (-1 for missing) and the sorted labels they index."""
+    codes, labels = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), [str(label) for label in labels]
+
+
+@dataclass
+class ResponseColumns:
+    """The NPS responses as the arrays the formula reads (filtered 13 times, so kept lean)."""
+
+    at: np.ndarray
+    score: np.ndarray
+    segment: np.ndarray
+    labels: list[str]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> "ResponseColumns":
+        return cls(frame["responded_at"].to_numpy(dtype="datetime64[ns]"),
+                   frame["score"].to_numpy(dtype="float64"), *_labels(frame["segment"]))
+
+
+@dataclass
+class AccountColumns:
+    """accounts.csv as arrays: start, churn (``_NEVER`` when blank), MRR (0 when blank), segment."""
+
+    start: np.ndarray
+    churn: np.ndarray
+    mrr: np.ndarray
+    segment: np.ndarray
+    labels: list[str]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> "AccountColumns":
+        churn = frame["churn_date"].to_numpy(dtype="datetime64[ns]")
+        return cls(frame["start_date"].to_numpy(dtype="datetime64[ns]"),
+                   np.where(np.isnat(churn), _NEVER, churn),
+                   frame["mrr"].fillna(0.0).to_numpy(dtype="float64"), *_labels(frame["segment"]))
+
+
 @dataclass
 class MetricInputs:
     """Validated frames plus the per-source facts every month reuses."""
@@ -77,8 +119,9 @@ class MetricInputs:
                                      for n in names] + [-1])
             self.feature_codes = tracked_code[self.feature_codes_all]  # -1 (unknown) picks the last
             self.value_feature = np.array([n in self.value_features for n in names] + [False])
+        self.nps_columns = None if self.nps is None else ResponseColumns.of(self.nps)
+        self.account_columns = None if self.accounts is None else AccountColumns.of(self.accounts)
         self.usage = None if self.adoption is None else UsageIndex.build(self, window)
-        self.nps_scores = None if self.nps is None else self.nps[["responded_at", "score", "segment"]]
         self.active_days: np.ndarray | None = None  # per account code, computed on first use
         self.first_value = None if self.usage is None else self.usage.first_value()
 
@@ -174,15 +217,13 @@ class UsageIndex:
         index = month.index - self.first_month
         return slice(np.searchsorted(months, index, side="left"), np.searchsorted(months, index, side="right"))
 
-    def active(self, month: Month) -> tuple[np.ndarray, pd.Series | None]:
-        """Codes of the accounts active in ``month`` and their segments (None without accounts.csv)."""
-        a = self.inputs.accounts
+    def active(self, month: Month) -> np.ndarray:
+        """Codes of the accounts active in ``month``."""
+        a = self.inputs.account_columns
         if a is not None:
-            churn = a["churn_date"]
-            mask = ((a["start_date"] < month.end) & (churn.isna() | (churn >= month.start))).to_numpy()
-            return np.flatnonzero(mask), a["segment"].reset_index(drop=True)
+            return np.flatnonzero((a.start < month.end.to_datetime64()) & (a.churn >= month.start.to_datetime64()))
         months, accounts = self.accounts_by_month
-        return accounts[self._slice(months, month)], None
+        return accounts[self._slice(months, month)]
 
     def feature_counts(self, month: Month, accounts: np.ndarray) -> np.ndarray:
         """Per tracked feature: how many of ``accounts`` used it in ``month``."""
@@ -246,27 +287,28 @@ def nps(inputs: MetricInputs, month: Month) -> dict[str, Any]:
              "segments": {}}
     if inputs.nps is None:
         return empty
-    scores = inputs.nps_scores  # only the three columns the formula reads: cheaper to filter 13 times
-    rows = scores[_in_month(scores["responded_at"], month)]
-    result = _nps_of(rows["score"])
+    responses = inputs.nps_columns
+    inside = month.mask(responses.at)
+    score, segment = responses.score[inside], responses.segment[inside]
+    result = _nps_of(len(score), int((score >= 9).sum()), int((score <= 6).sum()))
     if result["value"] is None:
         return empty
+    labelled = segment >= 0
+    per = [np.bincount(segment[labelled], weights=w, minlength=len(responses.labels)).astype(np.int64)
+           for w in (None, score[labelled] >= 9, score[labelled] <= 6)]
     segments = {}
-    for segment, group in rows.groupby("segment", sort=True, dropna=True):
-        part = _nps_of(group["score"])
-        segments[str(segment)] = {"value": part["value"], "n": part["n"],
-                                  "margin_of_error": part["margin_of_error"]}
-    result["segments"] = dict(sorted(segments.items()))  # by label, whatever the column's dtype
+    for code, label in enumerate(responses.labels):  # labels are sorted
+        if per[0][code]:
+            part = _nps_of(int(per[0][code]), int(per[1][code]), int(per[2][code]))
+            segments[label] = {"value": part["value"], "n": part["n"], "margin_of_error": part["margin_of_error"]}
+    result["segments"] = segments
     return result
 
 
-def _nps_of(scores: pd.Series) -> dict[str, Any]:
-    n = int(scores.notna().sum())
+def _nps_of(n: int, promoters: int, detractors: int) -> dict[str, Any]:
     if n == 0:
         return {"value": None, "n": 0, "promoters": 0, "passives": 0, "detractors": 0,
                 "margin_of_error": None}
-    promoters = int((scores >= 9).sum())
-    detractors = int((scores <= 6).sum())
     p, d = promoters / n, detractors / n
     return {
         "value": 100.0 * (p - d),
@@ -278,32 +320,39 @@ def _nps_of(scores: pd.Series) -> dict[str, Any]:
     }
 
 
-def _churn_base(accounts: pd.DataFrame, month: Month) -> pd.DataFrame:
-    churn = accounts["churn_date"]
-    return accounts[(accounts["start_date"] < month.start) & (churn.isna() | (churn >= month.start))]
+def _churn_base(accounts: "AccountColumns", month: Month) -> np.ndarray:
+    """Accounts that started before ``month`` and had not churned before it."""
+    start = month.start.to_datetime64()
+    return (accounts.start < start) & (accounts.churn >= start)
 
 
 def logo_churn(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     if inputs.accounts is None:
         return {"value": None, "churned": None, "base": None, "segments": {}}
-    base = _churn_base(inputs.accounts, month)
-    churned = _in_month(base["churn_date"], month)
+    a = inputs.account_columns
+    base = _churn_base(a, month)
+    churned = base & month.mask(a.churn)
     segments = {}
-    for segment, group in base.assign(_churned=churned).groupby("segment", sort=True, dropna=True):
-        segments[str(segment)] = {"value": _pct(group["_churned"].sum(), len(group)), "base": len(group)}
-    return {"value": _pct(churned.sum(), len(base)), "churned": int(churned.sum()),
-            "base": len(base), "segments": dict(sorted(segments.items()))}
+    labelled = base & (a.segment >= 0)
+    sizes = np.bincount(a.segment[labelled], minlength=len(a.labels))
+    lost = np.bincount(a.segment[labelled & churned], minlength=len(a.labels))
+    for code, label in enumerate(a.labels):
+        if sizes[code]:
+            segments[label] = {"value": _pct(int(lost[code]), int(sizes[code])), "base": int(sizes[code])}
+    n_base, n_churned = int(base.sum()), int(churned.sum())
+    return {"value": _pct(n_churned, n_base), "churned": n_churned, "base": n_base, "segments": segments}
 
 
 def revenue_churn(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     if inputs.accounts is None:
         return {"value": None, "churned_mrr": None, "base_mrr": None, "base": None}
-    base = _churn_base(inputs.accounts, month)
-    mrr = base["mrr"].fillna(0.0)
-    churned_mrr = float(mrr[_in_month(base["churn_date"], month)].sum())
+    a = inputs.account_columns
+    base = _churn_base(a, month)
+    mrr = a.mrr[base]
+    churned_mrr = float(mrr[month.mask(a.churn[base])].sum())
     base_mrr = float(mrr.sum())
     return {"value": _pct(churned_mrr, base_mrr), "churned_mrr": churned_mrr, "base_mrr": base_mrr,
-            "base": len(base)}
+            "base": int(base.sum())}
 
 
 def feature_adoption(inputs: MetricInputs, month: Month) -> dict[str, Any]:
@@ -311,7 +360,7 @@ def feature_adoption(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     if usage is None:
         return {"value": None, "active_accounts": None, "per_feature": {}, "segments": {}}
     features = inputs.tracked_features
-    active, segment_of = usage.active(month)
+    active = usage.active(month)
 
     def adoption_of(accounts: np.ndarray) -> tuple[float | None, dict[str, float | None]]:
         total = len(accounts)
@@ -323,13 +372,15 @@ def feature_adoption(inputs: MetricInputs, month: Month) -> dict[str, Any]:
 
     value, per_feature = adoption_of(active)
     segments = {}
-    if segment_of is not None:
-        active_segments = segment_of.iloc[active]
-        for segment, group in pd.Series(active, index=active_segments.index).groupby(
-                active_segments, sort=True, dropna=True):
-            segments[str(segment)] = {"value": adoption_of(group.to_numpy())[0], "n": len(group)}
+    a = inputs.account_columns
+    if a is not None:  # without accounts.csv there are no segments
+        segment_of_active = a.segment[active]
+        for code, label in enumerate(a.labels):
+            members = active[segment_of_active == code]
+            if len(members):
+                segments[label] = {"value": adoption_of(members)[0], "n": len(members)}
     return {"value": value, "active_accounts": len(active), "per_feature": per_feature,
-            "segments": dict(sorted(segments.items()))}
+            "segments": segments}
 
 
 def handoff_quality(inputs: MetricInputs, month: Month) -> dict[str, Any]:
@@ -375,7 +426,7 @@ def onboarding_engagement(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     if inputs.accounts is None or inputs.usage is None:
         return {"value": None, "cohort": None, "engaged": None}
     settings = inputs.config.metrics.onboarding_engagement
-    cohort = np.flatnonzero(_in_month(inputs.accounts["start_date"], month.shift(-1)).to_numpy())
+    cohort = np.flatnonzero(month.shift(-1).mask(inputs.account_columns.start))
     if not len(cohort):
         return {"value": None, "cohort": 0, "engaged": 0}
     if inputs.active_days is None:

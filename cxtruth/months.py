@@ -64,6 +64,10 @@ class Month:
         """Exclusive: the start of the next month."""
         return self.shift(1).start
 
+    def mask(self, stamps):
+        """Which of ``stamps`` (a numpy datetime64[ns] array, naive, report zone) fall in this month."""
+        return (stamps >= self.start.to_datetime64()) & (stamps < self.end.to_datetime64())
+
     @property
     def label(self) -> str:
         return self.start.strftime("%B %Y")
