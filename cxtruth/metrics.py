@@ -108,8 +108,9 @@ class MetricInputs:
 
     def _prepare(self, window: tuple[Month, Month] | None) -> None:
         settings = self.config.metrics
-        seen = [] if self.adoption is None else sorted(self.adoption["feature"].dropna().unique())
-        self.tracked_features: list[str] = list(settings.feature_adoption.features) or list(seen)
+        self.tracked_features: list[str] = list(settings.feature_adoption.features)
+        if not self.tracked_features and self.adoption is not None:  # none configured: every feature seen
+            self.tracked_features = sorted(self.adoption["feature"].dropna().unique())
         self.value_features: list[str] = list(settings.time_to_value.value_features) or self.tracked_features
         if self.adoption is not None:
             # One hash lookup of every event's feature, against tracked and value features together.

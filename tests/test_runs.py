@@ -86,7 +86,7 @@ def test_run_record_traces_inputs_config_and_timings(handcalc, run):
     assert record["config"]["sha256"] == hashlib.sha256(handcalc.read_bytes()).hexdigest()
     pdf = (handcalc.parent / "reports" / "cxtruth-2026-10.pdf").read_bytes()
     assert record["outputs"]["report"]["sha256"] == hashlib.sha256(pdf).hexdigest()
-    assert {"read_sources", "compute", "render_pdf", "hash_inputs"} <= set(record["timings_seconds"])
+    assert {"read_sources", "compute", "render_pdf", "hash_inputs_wait"} <= set(record["timings_seconds"])
     assert record["email"]["status"] == "not_requested" and record["cxtruth"]
 
 

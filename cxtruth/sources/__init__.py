@@ -293,7 +293,9 @@ def accept_clean(table: pa.Table, spec: SourceSpec, config: Config) -> pd.DataFr
                 values = pc.if_else(blank, pa.scalar(None, pa.large_string()), values)
         else:
             if pa.types.is_timestamp(values.type) and values.type.tz is not None:
-                values = pc.local_timestamp(values.cast(pa.timestamp("ns", tz)))
+                # wall-clock time in the report zone (a per-value zone lookup, skipped for UTC)
+                values = values.cast(pa.timestamp("ns", tz))
+                values = values.cast(pa.timestamp("ns")) if tz == "UTC" else pc.local_timestamp(values)
             if column.kind == "date":
                 values = pc.floor_temporal(values, unit="day")
             blank = pc.is_null(values)
