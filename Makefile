@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 MONTH  ?= 2026-10
 
-.PHONY: demo test system-deps clean sample-data
+.PHONY: demo test bench system-deps clean sample-data
 
 # WeasyPrint draws text with Pango; most images have it, a bare one gets it here.
 system-deps:
@@ -22,6 +22,12 @@ demo: $(BIN)/cxtruth
 
 test: $(BIN)/cxtruth
 	$(BIN)/python -m pytest -q
+
+# Not a test: generates 10M usage events (445 MB, in $(BENCH_DATA)) once, then times
+# cxtruth against the DuckDB reference and prints the ratio (docs/performance.md).
+BENCH_DATA ?= /tmp/cxtruth-bench
+bench: $(BIN)/cxtruth
+	$(BIN)/python bench/run.py --data $(BENCH_DATA) --render
 
 # Regenerates sample_metrics/ (deterministic: the committed files are its output).
 sample-data: $(BIN)/cxtruth
