@@ -305,3 +305,24 @@ def test_hostile_text_renders_literally_and_leaks_nothing(tmp_path, run):
     assert "50,000 characters in full" in text  # cut in the PDF, counted
     assert "x" * 601 not in text.replace("\r", "").replace("\n", "")
     assert "שלום" in text
+
+
+def test_many_bad_rows_and_comments_make_a_bounded_report(tmp_path, run):
+    """15,000 rejected rows, 5,000 detractor comments, 5,000 unknown accounts: a short PDF, everything counted."""
+    bad = "".join(f"b{i},A1,2026-10-02,ten,\n" for i in range(15_000))
+    said = "".join(f'c{i},X{i},2026-10-{1 + i % 28:02d},2,"Comment number {i}, unhappy"\n' for i in range(5_000))
+    config = project(tmp_path, {"nps.csv": NPS_HEADER + bad + said,
+                                "accounts.csv": "account_id,start_date\nA1,2025-01-01\n"})
+    result = run("render", "--month", "2026-10", "--config", config)
+    assert result.exit_code == 0, result.output
+    pdf = tmp_path / "out" / "cxtruth-2026-10.pdf"
+    pages = pdf_text_pages(pdf)
+    assert len(pages) <= 20
+    text = " ".join(pages)
+    assert "Rows left out (15,000 problems, first 60 shown)" in " ".join(text.split())
+    assert "… and 4,992 more detractor comments" in text
+    doc = json.loads(pdf.with_suffix(".json").read_text(encoding="utf-8"))
+    assert doc["data_quality"]["issues_total"] == 15_000 and doc["data_quality"]["rejected_rows"] == 15_000
+    # one warning per unknown id up to 20, then one line that sums up the rest
+    warnings = doc["data_quality"]["warnings"]
+    assert len(warnings) == 21 and "… and 4,980 more account ids" in warnings[-1]["reason"]
