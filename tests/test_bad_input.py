@@ -326,3 +326,10 @@ def test_many_bad_rows_and_comments_make_a_bounded_report(tmp_path, run):
     # one warning per unknown id up to 20, then one line that sums up the rest
     warnings = doc["data_quality"]["warnings"]
     assert len(warnings) == 21 and "… and 4,980 more account ids" in warnings[-1]["reason"]
+
+
+def test_bad_byte_far_into_the_file_still_names_its_line(tmp_path, run):
+    rows = "".join(f"r{i},A1,2026-10-01,9,fine\n" for i in range(5_000))  # well past the 64 KiB header sample
+    data = (NPS_HEADER + rows).encode() + "r-late,A1,2026-10-02,3,déçu\n".encode("cp1252")
+    config = project(tmp_path, {"nps.csv": data})
+    fails(run, config, 4, "nps.csv: line 5002: not valid utf-8 text", 'encoding = "cp1252"')

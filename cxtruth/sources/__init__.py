@@ -90,13 +90,33 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def load_sources(config: Config) -> Sources:
-    """Read and validate every source; raises DataError for an unreadable file."""
+    """Read and validate every source; raises DataError for an unreadable file
+    (the first in contract order when several are)."""
+    # accounts.csv first (it is small): every other source's account ids are then
+    # looked up in it as soon as that source is read, off the critical path.
+    try:
+        accounts, accounts_error = read_source("accounts", config), None
+    except DataError as exc:
+        accounts, accounts_error = None, exc
     # Two at a time: Arrow parses without the GIL, so one file's parse overlaps another's checks.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(read_source, name, config) for name in SOURCES}
-        results = {name: future.result() for name, future in futures.items()}
+        futures = {name: pool.submit(_read_linked, name, config, accounts) for name in SOURCES if name != "accounts"}
+        results = {}
+        for name in SOURCES:
+            if name == "accounts" and accounts_error:
+                raise accounts_error
+            results[name] = accounts if name == "accounts" else futures[name].result()
     check_account_references(results)
     return Sources(results)
+
+
+def _read_linked(name: str, config: Config, accounts: SourceResult | None) -> SourceResult:
+    """`read_source`, plus each row's position in accounts when both have rows."""
+    result = read_source(name, config)
+    if (accounts is not None and accounts.frame is not None and len(accounts.frame)
+            and result.frame is not None and "account_id" in result.frame):
+        result.account_codes = lookup_codes(result.frame["account_id"], accounts.frame["account_id"])
+    return result
 
 
 MAX_UNKNOWN_ACCOUNTS = 20  # warnings per source; the rest are summed up in one line
@@ -115,7 +135,8 @@ def check_account_references(results: dict[str, SourceResult]) -> None:
         if name == "accounts" or result.frame is None or "account_id" not in result.frame:
             continue
         ids = result.frame["account_id"]
-        result.account_codes = lookup_codes(ids, known)  # kept: the usage metrics need the same lookup
+        if result.account_codes is None:  # kept: the usage metrics need the same lookup
+            result.account_codes = lookup_codes(ids, known)
         unknown = ids.notna() & pd.Series(result.account_codes < 0, index=ids.index)
         if not unknown.any():
             continue

@@ -205,9 +205,10 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if "invalid UTF8" in message:
+            line = _first_undecodable_line(path, encoding)
             raise DataError(
-                f"{path.name}: the file is not valid {encoding} text",
-                hint='set encoding under the source in config.toml (e.g. encoding = "cp1252")',
+                f"{path.name}: {f'line {line}: ' if line else ''}not valid {encoding} text",
+                hint='set encoding under the source in config.toml, e.g. encoding = "cp1252"',
             )
         raise DataError(f"{path.name}: cannot be read as a CSV table: {message}")
     except (UnicodeDecodeError, LookupError) as exc:
@@ -261,6 +262,20 @@ def _read_typed(path: Path, encoding: str, delimiter: str, headers: list[str], n
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, LookupError):
         return None
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> int | None:
+    """The physical line of the first byte that is not valid ``encoding`` (error path only)."""
+    decoder = codecs.getincrementaldecoder(_python_encoding(encoding))()
+    line = 1
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                return line + block[: exc.start].count(b"\n")
+            line += block.count(b"\n")
+    return None
 
 
 def _refuse_unclosed_quote(path: Path, table: pa.Table, lines: np.ndarray, ragged: list,
