@@ -308,7 +308,7 @@ def accept_clean(table: pa.Table, spec: SourceSpec, config: Config) -> pd.DataFr
             if column.multiline:  # kept exactly as written; blank means empty or only whitespace
                 blank = pc.fill_null(pc.or_(pc.equal(values, ""), pc.utf8_is_space(values)), True)
             else:
-                values = pc.utf8_trim_whitespace(values)
+                values = _trimmed(values)
                 blank = pc.fill_null(pc.equal(values, ""), True)
             if pc.any(blank).as_py():  # copying strings costs: only when some cell is blank
                 values = pc.if_else(blank, pa.scalar(None, pa.large_string()), values)
@@ -338,6 +338,17 @@ def accept_clean(table: pa.Table, spec: SourceSpec, config: Config) -> pd.DataFr
         if column.name not in frame:
             frame[column.name] = _empty(column)
     return frame[spec.names]
+
+
+def _trimmed(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Text without surrounding whitespace. Chunk by chunk, and a chunk with nothing
+    to trim is kept as it is: a 10M-row id column is not copied just to be checked."""
+    chunks = []
+    for chunk in values.chunks:
+        trimmed = pc.utf8_trim_whitespace(chunk)
+        unchanged = pc.all(pc.equal(trimmed, chunk)).as_py() is not False  # nulls stay null
+        chunks.append(chunk if unchanged else trimmed)
+    return pa.chunked_array(chunks, type=values.type)
 
 
 def _within_rules(values: pa.ChunkedArray, column: Column, latest: pa.Scalar) -> bool:
