@@ -297,8 +297,7 @@ def accept_clean(table: pa.Table, spec: SourceSpec, config: Config) -> pd.DataFr
     repeated ids. None sends the file down the text path, which names each row.
     """
     tz = config.report.timezone
-    latest = pa.scalar(pd.Timestamp(generated_now(tz).replace(tzinfo=None)) + pd.Timedelta(days=1),
-                       pa.timestamp("ns"))
+    latest = pa.scalar(_latest_allowed(tz)[1], pa.timestamp("ns"))
     columns = {}
     for column in spec.columns:
         if column.name not in table.column_names:
@@ -349,6 +348,15 @@ def _trimmed(values: pa.ChunkedArray) -> pa.ChunkedArray:
         unchanged = pc.all(pc.equal(trimmed, chunk)).as_py() is not False  # nulls stay null
         chunks.append(chunk if unchanged else trimmed)
     return pa.chunked_array(chunks, type=values.type)
+
+
+def _latest_allowed(tz: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(now, the latest date a row may carry) as naive report-zone times.
+
+    A day's grace: an export's clock or zone may run a little ahead of ours.
+    """
+    now = pd.Timestamp(generated_now(tz).replace(tzinfo=None))
+    return now, now + pd.Timedelta(days=1)
 
 
 def _within_rules(values: pa.ChunkedArray, column: Column, latest: pa.Scalar) -> bool:
@@ -409,9 +417,7 @@ class _Validator:
     def validate(self, text: pd.DataFrame, source: SourceConfig, config: Config) -> tuple[pd.DataFrame, np.ndarray]:
         """The accepted rows, typed, and the spreadsheet line of each."""
         tz = config.report.timezone
-        # A day's grace: an export's clock or zone may run a little ahead of ours.
-        run_date = generated_now(tz).replace(tzinfo=None)
-        latest = pd.Timestamp(run_date) + pd.Timedelta(days=1)
+        run_date, latest = _latest_allowed(tz)
         out = pd.DataFrame(index=text.index)
         rejected = pd.Series(False, index=text.index)
         for column in self.spec.columns:
