@@ -104,25 +104,36 @@ def time_limit(seconds: float, what: str):
     """Raise RenderError if the block runs longer than ``seconds``.
 
     SIGALRM interrupts pure-Python work such as WeasyPrint's layout; outside the
-    main thread (an embedding application) no limit is applied.
+    main thread (an embedding application) no limit is applied. An exception
+    raised while Python runs a weakref callback or a ``__del__`` is discarded,
+    so the alarm repeats every 50 ms until one lands in ordinary code.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    armed, timed_out = True, False
 
     def expired(signum, frame):
-        raise _Expired()
+        if armed:
+            raise _Expired()
 
     previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
-        yield
-    except _Expired:
-        raise RenderError(f"{what} took longer than {seconds:g} s; nothing was written",
-                          hint="raise [report] render_timeout_seconds, or look for huge input text") from None
+        try:
+            yield
+        except _Expired:
+            timed_out = True
+        finally:
+            armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _Expired:  # a repeat that arrived between the two handlers above
+        timed_out = True
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    if timed_out:
+        raise RenderError(f"{what} took longer than {seconds:g} s; nothing was written",
+                          hint="raise [report] render_timeout_seconds, or look for huge input text")
 
 
 def refusing_fetcher():
