@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import tempfile
 import threading
 import traceback
@@ -117,7 +118,12 @@ def time_limit(seconds: float, what: str):
         if armed:
             raise _Expired()
 
-    previous = signal.signal(signal.SIGALRM, expired)
+    def unraisable(info, default=sys.unraisablehook):
+        if not isinstance(info.exc_value, _Expired):  # a discarded alarm is expected, not news
+            default(info)
+
+    previous, previous_hook = signal.signal(signal.SIGALRM, expired), sys.unraisablehook
+    sys.unraisablehook = unraisable
     signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         try:
@@ -131,6 +137,7 @@ def time_limit(seconds: float, what: str):
         timed_out = True
     finally:
         signal.signal(signal.SIGALRM, previous)
+        sys.unraisablehook = previous_hook
     if timed_out:
         raise RenderError(f"{what} took longer than {seconds:g} s; nothing was written",
                           hint="raise [report] render_timeout_seconds, or look for huge input text")
