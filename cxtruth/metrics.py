@@ -34,10 +34,6 @@ def _pct(part: float, whole: float) -> float | None:
     return 100.0 * part / whole if whole else None
 
 
-def _in_month(values: pd.Series, month: Month) -> pd.Series:
-    return (values >= month.start) & (values < month.end)
-
-
 _NEVER = np.datetime64(np.iinfo(np.int64).max, "ns")  # a missing churn date: still a customer (2262)
 
 
@@ -396,7 +392,7 @@ def handoff_quality(inputs: MetricInputs, month: Month) -> dict[str, Any]:
         return {"value": None, "n": None, "mean_csm_rating": None, "within_sla_pct": None}
     settings = inputs.config.metrics.handoff_quality
     checklist = inputs.config.sources.handoffs.checklist
-    rows = inputs.handoffs[_in_month(inputs.handoffs["handoff_at"], month)]
+    rows = inputs.handoffs[month.mask(inputs.handoffs["handoff_at"])]
     if not len(rows):
         return {"value": None, "n": 0, "mean_csm_rating": None, "within_sla_pct": None}
     done = rows[checklist].fillna(False).astype(bool).sum(axis=1)
@@ -416,7 +412,7 @@ def closure_time(inputs: MetricInputs, month: Month) -> dict[str, Any]:
                 "open_backlog": None, "oldest_open_days": None}
     settings = inputs.config.metrics.closure_time
     f = inputs.feedback
-    closed = f[_in_month(f["closed_at"], month)]
+    closed = f[month.mask(f["closed_at"])]
     days = (closed["closed_at"] - closed["received_at"]) / DAY
     still_open = f[(f["received_at"] < month.end) & (f["closed_at"].isna() | (f["closed_at"] >= month.end))]
     oldest = (month.end - still_open["received_at"].min()) / DAY if len(still_open) else None
@@ -447,7 +443,7 @@ def time_to_value(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     first = inputs.first_value
     if first is None:
         return {"value": None, "n": None, "p90_days": None}
-    reached = first[_in_month(first["first_value"], month)]
+    reached = first[month.mask(first["first_value"])]
     days = (reached["first_value"] - reached["start_date"]) / DAY
     if not len(days):
         return {"value": None, "n": 0, "p90_days": None}
@@ -457,7 +453,7 @@ def time_to_value(inputs: MetricInputs, month: Month) -> dict[str, Any]:
 def feature_awareness(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     if inputs.awareness is None:
         return {"value": None, "n": None, "per_feature": {}}
-    rows = inputs.awareness[_in_month(inputs.awareness["responded_at"], month)]
+    rows = inputs.awareness[month.mask(inputs.awareness["responded_at"])]
     if not len(rows):
         return {"value": None, "n": 0, "per_feature": {}}
     per = rows.groupby("feature", sort=True)["aware"].mean() * 100.0

@@ -65,7 +65,8 @@ class Month:
         return self.shift(1).start
 
     def mask(self, stamps):
-        """Which of ``stamps`` (a numpy datetime64[ns] array, naive, report zone) fall in this month."""
+        """Which of ``stamps`` (naive report-zone datetimes: a numpy array or a pandas Series)
+        fall in this month: start <= t < start of next month (DATA_CONTRACT.md §1)."""
         return (stamps >= self.start.to_datetime64()) & (stamps < self.end.to_datetime64())
 
     @property
