@@ -130,3 +130,47 @@ def test_any_comment_text_is_read_back_exactly(tmp_path_factory, comments, encod
     frame = read_source("nps", config_for(folder, extra)).frame
     read_back = [None if pd.isna(value) else value for value in frame["comment"]]
     assert read_back == [c if c.strip() else None for c in comments]
+
+
+# -- fast-path helpers: each must behave exactly like the plain operation it replaces --
+
+# Strings built from the characters that matter: spaces of every kind at either end.
+SPACES = [" ", "\t", "\n", "\r", "\v", "\f", "\u0085", "\u00a0", "\u1680", "\u2000", "\u2028", "\u3000"]
+edge_text = st.text(st.sampled_from(["a", "é", "x"] + SPACES), max_size=6)
+
+
+@SETTINGS
+@given(values=st.lists(st.one_of(st.none(), edge_text), max_size=30), start=st.integers(0, 5), stop=st.integers(0, 5))
+def test_trim_check_never_misses_a_value_that_trimming_changes(values, start, stop):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from cxtruth.sources import _may_need_trim, _trimmed
+
+    array = pa.array(values, type=pa.large_string())
+    chunk = array.slice(min(start, len(array)), max(len(array) - start - stop, 0))  # offsets into a shared buffer
+    # one by one: in a list, another value's spaces could hide a miss; and every space at either end
+    singles = [c + "x" for c in SPACES] + ["x" + c for c in SPACES]
+    for value in chunk.to_pylist() + singles:
+        if pc.utf8_trim_whitespace(pa.array([value], type=pa.large_string())).to_pylist() != [value]:
+            for where in ([value], ["a", value, "b"]):  # alone, and between neighbours without spaces
+                assert _may_need_trim(pa.array(where, type=pa.large_string())), repr(where)
+    assert _trimmed(pa.chunked_array([chunk], type=chunk.type)).to_pylist() == \
+        pc.utf8_trim_whitespace(chunk).to_pylist()
+
+
+@SETTINGS
+@given(count=st.integers(0, 50), first=st.integers(1, 3), data=st.data())
+def test_consecutive_lines_index_like_the_array_they_stand_for(count, first, data):
+    import numpy as np
+
+    from cxtruth.sources.reader import ConsecutiveLines
+
+    lines, array = ConsecutiveLines(first, count), np.arange(first, first + count, dtype=np.int64)
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=count, max_size=count)), dtype=bool)
+    assert np.array_equal(lines[mask], array[mask])
+    if count:
+        picks = data.draw(st.lists(st.integers(-count, count - 1), max_size=10))
+        assert np.array_equal(lines[np.array(picks, dtype=np.int64)], array[np.array(picks, dtype=np.int64)])
+        assert lines[-1] == array[-1] and lines[0] == array[0]
+    assert np.array_equal(lines[1:], array[1:]) and len(lines) == len(array)

@@ -342,12 +342,35 @@ def accept_clean(table: pa.Table, spec: SourceSpec, config: Config) -> pd.DataFr
 def _trimmed(values: pa.ChunkedArray) -> pa.ChunkedArray:
     """Text without surrounding whitespace. Chunk by chunk, and a chunk with nothing
     to trim is kept as it is: a 10M-row id column is not copied just to be checked."""
-    chunks = []
-    for chunk in values.chunks:
-        trimmed = pc.utf8_trim_whitespace(chunk)
-        unchanged = pc.all(pc.equal(trimmed, chunk)).as_py() is not False  # nulls stay null
-        chunks.append(chunk if unchanged else trimmed)
+    chunks = [pc.utf8_trim_whitespace(chunk) if _may_need_trim(chunk) else chunk for chunk in values.chunks]
     return pa.chunked_array(chunks, type=values.type)
+
+
+# First or last bytes that may be (part of) whitespace: ASCII space, tab, line breaks,
+# and any non-ASCII byte (Unicode spaces such as U+00A0 are trimmed too).
+_MAYBE_SPACE = np.zeros(256, dtype=bool)
+_MAYBE_SPACE[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20]] = True
+_MAYBE_SPACE[0x80:] = True
+
+
+def _may_need_trim(chunk: pa.Array) -> bool:
+    """Whether any string in ``chunk`` starts or ends with a byte that may be whitespace.
+
+    Looks only at each string's first and last byte, straight from Arrow's buffers:
+    trimming 10M ids to compare them with themselves costs ten times as much.
+    """
+    if chunk.type != pa.large_string() or not len(chunk):
+        return len(chunk) > 0
+    _, offsets, data = chunk.buffers()
+    if data is None or not data.size:
+        return False  # only empty strings and nulls
+    text = np.frombuffer(data, dtype=np.uint8)
+    bounds = np.frombuffer(offsets, dtype=np.int64)[chunk.offset:chunk.offset + len(chunk) + 1]
+    # An empty string's "first byte" is the next string's first and its "last byte" the
+    # previous string's last (or the buffer's end): bytes checked anyway, so no masking.
+    first = text.take(bounds[:-1], mode="clip")
+    last = text.take(bounds[1:] - 1, mode="clip")
+    return bool(_MAYBE_SPACE[first].any() or _MAYBE_SPACE[last].any())
 
 
 def _latest_allowed(tz: str) -> tuple[pd.Timestamp, pd.Timestamp]:
