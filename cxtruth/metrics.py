@@ -34,7 +34,8 @@ def _pct(part: float, whole: float) -> float | None:
     return 100.0 * part / whole if whole else None
 
 
-_NEVER = np.datetime64(np.iinfo(np.int64).max, "ns")  # a missing churn date: still a customer (2262)
+_NEVER_NS = np.iinfo(np.int64).max
+_NEVER = np.datetime64(_NEVER_NS, "ns")  # a missing churn date: still a customer (2262)
 
 
 def _labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -119,26 +120,37 @@ class MetricInputs:
         self.nps_columns = None if self.nps is None else ResponseColumns.of(self.nps)
         self.account_columns = None if self.accounts is None else AccountColumns.of(self.accounts)
         self.usage = None if self.adoption is None else UsageIndex.build(self, window)
-        self.active_days: np.ndarray | None = None  # per account code, computed on first use
-        self.first_value = None if self.usage is None else self.usage.first_value()
+        # Per account code: distinct days active in its first 30 days (onboarding cohorts only).
+        self.active_days = None if self.usage is None else self.usage.active_days
+        self.first_value = None if self.usage is None else self.usage.first_value_frame()
 
 
 _DAY_NS = 86_400 * 10**9
+ONBOARDING_DAYS = 30  # DATA_CONTRACT §3 onboarding_engagement: active days within [start, start + 30 days)
+
+# Usage events are reduced in blocks of this many: every temporary is then a few MB,
+# reused from block to block, instead of one fresh 40-80 MB array per step on 10M
+# events (touching fresh memory is what cost most on a VM; docs/performance.md).
+_BLOCK = 1 << 20
 
 
-def _month_index(stamps: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Which month of ``starts`` (month starts, ascending) each timestamp falls in.
+class _MonthOfDay:
+    """Which month of ``starts`` (month starts in ns, ascending) a timestamp falls in.
 
     Via a day -> month table: an integer division and a lookup per row, several
     times faster than a binary search or calendar arithmetic on 10M rows.
     """
-    first_day = starts[0].astype("datetime64[D]")
-    days = (starts.astype("datetime64[D]") - first_day).astype(np.int64)
-    month_of_day = np.repeat(np.arange(len(days) - 1, dtype=np.int32), np.diff(days))
-    # integer nanoseconds, in place: numpy divides int64 far faster than timedelta64
-    day = stamps.view(np.int64) - starts[0].astype(np.int64)
-    day //= _DAY_NS
-    return month_of_day[day]
+
+    def __init__(self, starts: np.ndarray):
+        self.origin = int(starts[0])
+        days = (starts - self.origin) // _DAY_NS
+        self.table = np.repeat(np.arange(len(days) - 1, dtype=np.int64), np.diff(days))
+
+    def __call__(self, stamps: np.ndarray) -> np.ndarray:
+        """Month index (int64) of each of ``stamps`` (int64 ns, all within the months)."""
+        day = stamps - self.origin
+        day //= _DAY_NS
+        return self.table[day]
 
 
 # Distinct integer keys are found with a bitmap up to this many possible keys
@@ -146,18 +158,28 @@ def _month_index(stamps: np.ndarray, starts: np.ndarray) -> np.ndarray:
 _BITMAP_LIMIT = 200_000_000
 
 
-def _distinct(keys: np.ndarray, space: int) -> np.ndarray:
-    """Sorted distinct values of ``keys`` (all in 0..space-1)."""
-    if space <= _BITMAP_LIMIT:
-        seen = np.zeros(space, dtype=bool)
-        seen[keys] = True
-        return np.flatnonzero(seen)
-    return np.unique(keys)
+class _DistinctKeys:
+    """The distinct integer keys (all in 0..space-1) of everything `add`ed."""
+
+    def __init__(self, space: int):
+        self.seen = np.zeros(space, dtype=bool) if space <= _BITMAP_LIMIT else None
+        self.parts: list[np.ndarray] = []
+
+    def add(self, keys: np.ndarray) -> None:
+        if self.seen is not None:
+            self.seen[keys] = True
+        else:
+            self.parts.append(np.unique(keys))
+
+    def sorted(self) -> np.ndarray:
+        if self.seen is not None:
+            return np.flatnonzero(self.seen)
+        return np.unique(np.concatenate(self.parts)) if self.parts else np.empty(0, dtype=np.int64)
 
 
 @dataclass
 class UsageIndex:
-    """The usage events reduced once to what the trend months need.
+    """The usage events reduced, in one pass, to what the metrics need.
 
     Accounts and features become integer codes and each event a month index
     within the window, so a month's adoption is an array slice instead of a
@@ -169,15 +191,20 @@ class UsageIndex:
     first_month: int  # Month.index of the window's first month
     n_months: int  # months in the window
     account_ids: pd.Series  # code -> account_id
-    event_account: np.ndarray  # per event: account code (-1: not in accounts.csv)
     # distinct (month index, account, feature code) of tracked features, sorted by month
     used: tuple[np.ndarray, np.ndarray, np.ndarray]
     accounts_by_month: tuple[np.ndarray, np.ndarray] | None  # distinct (month index, account), no accounts.csv
+    # With accounts.csv (else None), per account code: the first value-feature event on or
+    # after start_date (ns, _NEVER_NS if none), and the distinct days with any event in the
+    # first ONBOARDING_DAYS after start_date (onboarding cohorts of the window only, else 0).
+    first_value: np.ndarray | None
+    active_days: np.ndarray | None
 
     @classmethod
     def build(cls, inputs: "MetricInputs", window: tuple[Month, Month] | None) -> "UsageIndex":
         events = inputs.adoption
-        if inputs.accounts is not None:
+        accounts = inputs.account_columns
+        if accounts is not None:
             account_ids = inputs.accounts["account_id"].reset_index(drop=True)
             event_account = inputs.account_codes.get("adoption")
             if event_account is None:
@@ -185,36 +212,71 @@ class UsageIndex:
         else:
             codes, uniques = pd.factorize(events["account_id"])
             account_ids, event_account = pd.Series(uniques), codes.astype(np.int64)
-        used_at = events["used_at"].to_numpy(dtype="datetime64[ns]")
+        used_at = events["used_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)  # no copy
         if window is None:  # every month the data spans, and the one after (its onboarding cohort)
             span = [pd.Timestamp(t) for t in (used_at.min(), used_at.max())] if len(used_at) else []
             first, last = tuple(Month(t.year, t.month) for t in span) or (Month(1970, 1), Month(1970, 1))
             window = first, last.shift(1)
         first, last = window
         n_months = last.index - first.index + 1
-        starts = np.array([first.shift(i).start for i in range(n_months + 1)], dtype="datetime64[ns]")
+        starts = np.array([first.shift(i).start for i in range(n_months + 1)], dtype="datetime64[ns]").view(np.int64)
+        month_of = _MonthOfDay(starts)
         n_accounts = max(len(account_ids), 1)
         n_features = max(len(inputs.tracked_features), 1)
-        # Boolean masks and in-place arithmetic: on 10M events every temporary is 40-80 MB.
-        inside = (used_at >= starts[0]) & (used_at < starts[-1]) & (event_account >= 0)
-        by_month = None
-        if inputs.accounts is None:
-            pairs = _month_index(used_at[inside], starts).astype(np.int64)
-            pairs *= n_accounts
-            pairs += event_account[inside]
-            by_month = np.divmod(_distinct(pairs, n_months * n_accounts), n_accounts)
-            del pairs
-        inside &= inputs.feature_codes >= 0  # tracked features only
         # one int64 key per (month, account, feature): month x account x feature overflows int32
-        keys = _month_index(used_at[inside], starts).astype(np.int64)
-        keys *= n_accounts
-        keys += event_account[inside]
-        keys *= n_features
-        keys += inputs.feature_codes[inside]
-        month_account, feature_code = np.divmod(_distinct(keys, n_months * n_accounts * n_features), n_features)
-        del keys
-        used = (*np.divmod(month_account, n_accounts), feature_code)
-        return cls(inputs, first.index, n_months, account_ids, event_account, used, by_month)
+        used = _DistinctKeys(n_months * n_accounts * n_features)
+        pairs = _DistinctKeys(n_months * n_accounts) if accounts is None else None
+        if accounts is not None:
+            account_start = accounts.start.view(np.int64)
+            first_value = np.full(len(account_start), _NEVER_NS)
+            # onboarding cohorts of the window's months: accounts that started in the month before each
+            cohort_from = Month.from_index(first.index - 1).start.to_datetime64()
+            cohort_to = Month.from_index(last.index - 1).end.to_datetime64()
+            # one more slot for code -1 (not in accounts.csv), never in a cohort
+            in_cohort = np.append((accounts.start >= cohort_from) & (accounts.start < cohort_to), False)
+            days_seen = _DistinctKeys(len(account_start) * ONBOARDING_DAYS)
+
+        for block in range(0, len(used_at), _BLOCK):
+            rows = slice(block, block + _BLOCK)
+            at, account = used_at[rows], event_account[rows]
+            known = account >= 0
+            inside = known & (at >= starts[0]) & (at < starts[-1])
+            if pairs is not None:
+                key = month_of(at[inside])
+                key *= n_accounts
+                key += account[inside]
+                pairs.add(key)
+            inside &= inputs.feature_codes[rows] >= 0  # tracked features only
+            key = month_of(at[inside])
+            key *= n_accounts
+            key += account[inside]
+            key *= n_features
+            key += inputs.feature_codes[rows][inside]
+            used.add(key)
+            if accounts is None:
+                continue
+            # time to value: the earliest value-feature event on or after the account's start
+            value = known & inputs.value_feature[inputs.feature_codes_all[rows]]
+            who, when = account[value], at[value]
+            on_or_after = when >= account_start[who]
+            np.minimum.at(first_value, who[on_or_after], when[on_or_after])  # unbuffered: repeats count
+            # onboarding: distinct days since start_date (a midnight, so whole days are calendar days)
+            onboarding = in_cohort[account]
+            who = account[onboarding].astype(np.int64)
+            day = at[onboarding] - account_start[who]
+            day //= _DAY_NS
+            first_days = (day >= 0) & (day < ONBOARDING_DAYS)
+            days_seen.add(who[first_days] * ONBOARDING_DAYS + day[first_days])
+
+        month_account, feature_code = np.divmod(used.sorted(), n_features)
+        by_month = None if pairs is None else np.divmod(pairs.sorted(), n_accounts)
+        active_days = None
+        if accounts is not None:
+            active_days = np.bincount(days_seen.sorted() // ONBOARDING_DAYS, minlength=len(account_start))
+        else:
+            first_value = None
+        return cls(inputs, first.index, n_months, account_ids, (*np.divmod(month_account, n_accounts), feature_code),
+                   by_month, first_value, active_days)
 
     def _slice(self, months: np.ndarray, month: Month) -> slice:
         """Where ``month`` lies in an array of month indexes sorted ascending."""
@@ -238,49 +300,14 @@ class UsageIndex:
         counted = features[rows][member[used_accounts[rows]]]
         return np.bincount(counted, minlength=len(self.inputs.tracked_features))
 
-    def first_value(self) -> pd.DataFrame | None:
-        """Per account: start_date and its first value-feature event on or after it."""
-        accounts = self.inputs.accounts
-        if accounts is None:
+    def first_value_frame(self) -> pd.DataFrame | None:
+        """Per account that reached value: start_date and its first value-feature event."""
+        if self.first_value is None:
             return None
-        events = self.inputs.adoption
-        is_value = self.inputs.value_feature[self.inputs.feature_codes_all]
-        known = self.event_account >= 0
-        starts = accounts["start_date"].to_numpy(dtype="datetime64[ns]")
-        used_at = events["used_at"].to_numpy(dtype="datetime64[ns]")
-        value_events = is_value & known
-        account = self.event_account[value_events]
-        at = used_at.view(np.int64)[value_events]
-        on_or_after = at >= starts.view(np.int64)[account]
-        never = np.iinfo(np.int64).max
-        first = np.full(len(starts), never)
-        np.minimum.at(first, account[on_or_after], at[on_or_after])  # earliest per account, unbuffered
-        reached = np.flatnonzero(first != never)
+        reached = np.flatnonzero(self.first_value != _NEVER_NS)
         return pd.DataFrame({"account_id": self.account_ids.to_numpy()[reached],
-                             "start_date": starts[reached],
-                             "first_value": first[reached].view("datetime64[ns]")})
-
-    def active_days_after_start(self, days: int = 30) -> np.ndarray:
-        """Per account code: distinct calendar days with any event in [start, start + ``days``).
-
-        Only for the onboarding cohorts of the window's months (accounts that
-        started in the month before each); every other account gets 0.
-        """
-        accounts = self.inputs.accounts
-        starts = accounts["start_date"].to_numpy(dtype="datetime64[ns]")
-        first = Month.from_index(self.first_month - 1)
-        last = Month.from_index(self.first_month + self.n_months - 2)
-        cohort = (starts >= first.start.to_datetime64()) & (starts < last.end.to_datetime64())
-        # one more slot for code -1 (not in accounts.csv), never in a cohort
-        rows = np.flatnonzero(np.append(cohort, False)[self.event_account])
-        account = self.event_account[rows].astype(np.int64)
-        used_at = self.inputs.adoption["used_at"].to_numpy(dtype="datetime64[ns]")
-        # start_date is a date (midnight), so whole days since it are calendar days
-        day = (used_at[rows].view(np.int64) - starts.view(np.int64)[account]) // _DAY_NS
-        inside = (day >= 0) & (day < days)
-        n_accounts = len(starts)
-        seen = _distinct(account[inside] * days + day[inside], max(n_accounts, 1) * days)
-        return np.bincount(seen // days, minlength=n_accounts)
+                             "start_date": self.inputs.account_columns.start[reached],
+                             "first_value": self.first_value[reached].view("datetime64[ns]")})
 
 
 # -- one function per metric ---------------------------------------------------
@@ -433,8 +460,6 @@ def onboarding_engagement(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     cohort = np.flatnonzero(month.shift(-1).mask(inputs.account_columns.start))
     if not len(cohort):
         return {"value": None, "cohort": 0, "engaged": 0}
-    if inputs.active_days is None:
-        inputs.active_days = inputs.usage.active_days_after_start(30)  # the same for every month
     engaged = int((inputs.active_days[cohort] >= settings.min_active_days).sum())
     return {"value": _pct(engaged, len(cohort)), "cohort": len(cohort), "engaged": engaged}
 

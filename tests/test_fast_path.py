@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+import cxtruth.metrics as metric_functions
 from conftest import DATA, ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -46,6 +47,16 @@ def test_fast_path_equals_the_duckdb_reference(bench_data, run):
     assert run_bench.agreement(doc, reference) == []
     # not a vacuous comparison: all but one month (no handoffs at this size) have values
     assert sum(v is None for values in reference.values() for v in values.values()) <= 1
+
+
+def test_usage_blocks_and_sorted_keys_give_the_same_document(bench_data, run, monkeypatch):
+    whole = metrics(run, bench_data / "config.toml")
+    # 20k events in blocks of 997: block edges fall inside months, accounts and days
+    monkeypatch.setattr(metric_functions, "_BLOCK", 997)
+    monkeypatch.setattr(metric_functions, "_BITMAP_LIMIT", 0)  # distinct keys by sorting, not a bitmap
+    assert metrics(run, bench_data / "config.toml") == whole
+    assert whole["metrics"]["onboarding_engagement"]["value"] is not None
+    assert whole["metrics"]["time_to_value"]["value"] is not None
 
 
 def test_fast_and_text_paths_give_the_same_document(bench_data, run, tmp_path):
