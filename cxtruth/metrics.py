@@ -44,6 +44,15 @@ def _labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     return codes.astype(np.int64), [str(label) for label in labels]
 
 
+def _codes_in(values: pd.Series, names: list[str]) -> np.ndarray:
+    """Position of each value in ``names`` (-1 where absent or missing); a categorical
+    column (the fast path's feature names) is looked up once per category, not per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        per_category = lookup_codes(pd.Series(values.cat.categories), names)
+        return np.append(per_category, -1).astype(np.int32)[values.cat.codes.to_numpy()]  # code -1 -> -1
+    return lookup_codes(values, names)
+
+
 @dataclass
 class ResponseColumns:
     """The NPS responses as the arrays the formula reads (filtered 13 times, so kept lean)."""
@@ -112,7 +121,7 @@ class MetricInputs:
         if self.adoption is not None:
             # One hash lookup of every event's feature, against tracked and value features together.
             names = list(dict.fromkeys(self.tracked_features + self.value_features))
-            self.feature_codes_all = lookup_codes(self.adoption["feature"], names)
+            self.feature_codes_all = _codes_in(self.adoption["feature"], names)
             tracked_code = np.array([self.tracked_features.index(n) if n in self.tracked_features else -1
                                      for n in names] + [-1], dtype=np.int32)
             self.feature_codes = tracked_code[self.feature_codes_all]  # -1 (unknown) picks the last
@@ -154,16 +163,21 @@ class _MonthOfDay:
 
 
 # Distinct integer keys are found with a bitmap up to this many possible keys
-# (one byte each), beyond it by sorting: both beat hashing millions of keys.
+# (one byte each), beyond it by sorting: both beat hashing millions of keys, and
+# the bitmap is read back without decoding any key.
 _BITMAP_LIMIT = 200_000_000
 
 
 class _DistinctKeys:
-    """The distinct integer keys (all in 0..space-1) of everything `add`ed."""
+    """Which integer keys (month * inner + key within the month) were `add`ed, read back
+    one month at a time as a boolean row over the month's ``inner`` keys."""
 
-    def __init__(self, space: int):
-        self.seen = np.zeros(space, dtype=bool) if space <= _BITMAP_LIMIT else None
+    def __init__(self, n_months: int, inner: int):
+        self.n_months, self.inner = n_months, inner
+        self.seen = np.zeros(n_months * inner, dtype=bool) if n_months * inner <= _BITMAP_LIMIT else None
         self.parts: list[np.ndarray] = []
+        self._keys: np.ndarray | None = None  # sorted, once all are added
+        self._row: tuple[int, np.ndarray] | None = None
 
     def add(self, keys: np.ndarray) -> None:
         if self.seen is not None:
@@ -171,10 +185,19 @@ class _DistinctKeys:
         else:
             self.parts.append(np.unique(keys))
 
-    def sorted(self) -> np.ndarray:
+    def month(self, index: int) -> np.ndarray:
+        """Boolean row: which keys within month ``index`` (0-based in the window) were seen."""
         if self.seen is not None:
-            return np.flatnonzero(self.seen)
-        return np.unique(np.concatenate(self.parts)) if self.parts else np.empty(0, dtype=np.int64)
+            return self.seen[index * self.inner:(index + 1) * self.inner]  # a view
+        if self._row is not None and self._row[0] == index:  # each month is asked for once per segment
+            return self._row[1]
+        if self._keys is None:
+            self._keys = np.unique(np.concatenate(self.parts)) if self.parts else np.empty(0, dtype=np.int64)
+        lo, hi = np.searchsorted(self._keys, [index * self.inner, (index + 1) * self.inner])
+        row = np.zeros(self.inner, dtype=bool)
+        row[self._keys[lo:hi] - index * self.inner] = True
+        self._row = index, row
+        return row
 
 
 @dataclass
@@ -191,9 +214,9 @@ class UsageIndex:
     first_month: int  # Month.index of the window's first month
     n_months: int  # months in the window
     account_ids: pd.Series  # code -> account_id
-    # distinct (month index, account, feature code) of tracked features, sorted by month
-    used: tuple[np.ndarray, np.ndarray, np.ndarray]
-    accounts_by_month: tuple[np.ndarray, np.ndarray] | None  # distinct (month index, account), no accounts.csv
+    # (month, account, tracked feature) seen together; (month, account) seen, without accounts.csv
+    used: _DistinctKeys
+    accounts_by_month: _DistinctKeys | None
     # With accounts.csv (else None), per account code: the first value-feature event on or
     # after start_date (ns, _NEVER_NS if none), and the distinct days with any event in the
     # first ONBOARDING_DAYS after start_date (onboarding cohorts of the window only, else 0).
@@ -224,8 +247,8 @@ class UsageIndex:
         n_accounts = max(len(account_ids), 1)
         n_features = max(len(inputs.tracked_features), 1)
         # one int64 key per (month, account, feature): month x account x feature overflows int32
-        used = _DistinctKeys(n_months * n_accounts * n_features)
-        pairs = _DistinctKeys(n_months * n_accounts) if accounts is None else None
+        used = _DistinctKeys(n_months, n_accounts * n_features)
+        pairs = _DistinctKeys(n_months, n_accounts) if accounts is None else None
         if accounts is not None:
             account_start = accounts.start.view(np.int64)
             first_value = np.full(len(account_start), _NEVER_NS)
@@ -234,7 +257,7 @@ class UsageIndex:
             cohort_to = Month.from_index(last.index - 1).end.to_datetime64()
             # one more slot for code -1 (not in accounts.csv), never in a cohort
             in_cohort = np.append((accounts.start >= cohort_from) & (accounts.start < cohort_to), False)
-            days_seen = _DistinctKeys(len(account_start) * ONBOARDING_DAYS)
+            days_seen = _DistinctKeys(1, len(account_start) * ONBOARDING_DAYS)
 
         for block in range(0, len(used_at), _BLOCK):
             rows = slice(block, block + _BLOCK)
@@ -268,37 +291,24 @@ class UsageIndex:
             first_days = (day >= 0) & (day < ONBOARDING_DAYS)
             days_seen.add(who[first_days] * ONBOARDING_DAYS + day[first_days])
 
-        month_account, feature_code = np.divmod(used.sorted(), n_features)
-        by_month = None if pairs is None else np.divmod(pairs.sorted(), n_accounts)
         active_days = None
         if accounts is not None:
-            active_days = np.bincount(days_seen.sorted() // ONBOARDING_DAYS, minlength=len(account_start))
+            active_days = days_seen.month(0).reshape(-1, ONBOARDING_DAYS).sum(axis=1)
         else:
             first_value = None
-        return cls(inputs, first.index, n_months, account_ids, (*np.divmod(month_account, n_accounts), feature_code),
-                   by_month, first_value, active_days)
-
-    def _slice(self, months: np.ndarray, month: Month) -> slice:
-        """Where ``month`` lies in an array of month indexes sorted ascending."""
-        index = month.index - self.first_month
-        return slice(np.searchsorted(months, index, side="left"), np.searchsorted(months, index, side="right"))
+        return cls(inputs, first.index, n_months, account_ids, used, pairs, first_value, active_days)
 
     def active(self, month: Month) -> np.ndarray:
         """Codes of the accounts active in ``month``."""
         a = self.inputs.account_columns
         if a is not None:
             return np.flatnonzero((a.start < month.end.to_datetime64()) & (a.churn >= month.start.to_datetime64()))
-        months, accounts = self.accounts_by_month
-        return accounts[self._slice(months, month)]
+        return np.flatnonzero(self.accounts_by_month.month(month.index - self.first_month))
 
     def feature_counts(self, month: Month, accounts: np.ndarray) -> np.ndarray:
         """Per tracked feature: how many of ``accounts`` used it in ``month``."""
-        months, used_accounts, features = self.used
-        rows = self._slice(months, month)
-        member = np.zeros(len(self.account_ids), dtype=bool)
-        member[accounts] = True
-        counted = features[rows][member[used_accounts[rows]]]
-        return np.bincount(counted, minlength=len(self.inputs.tracked_features))
+        used = self.used.month(month.index - self.first_month).reshape(-1, max(len(self.inputs.tracked_features), 1))
+        return used[accounts].sum(axis=0)[:len(self.inputs.tracked_features)]
 
     def first_value_frame(self) -> pd.DataFrame | None:
         """Per account that reached value: start_date and its first value-feature event."""

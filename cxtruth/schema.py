@@ -22,6 +22,9 @@ class Column:
     high: float | None = None
     multiline: bool = False  # free text that may hold quoted newlines
     future_ok: bool = False  # a date after the run is normal (a due date), not an error
+    # Text with a handful of distinct values in millions of rows (feature names): the
+    # fast path reads it dictionary-encoded, one small integer per row.
+    few_values: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ SOURCES: dict[str, SourceSpec] = {
         "adoption",
         (
             Column("account_id", "text"),
-            Column("feature", "text"),
+            Column("feature", "text", few_values=True),
             Column("used_at", "datetime"),
         ),
         time_column="used_at",

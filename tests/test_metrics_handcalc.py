@@ -201,3 +201,17 @@ def test_cohort_and_first_value_edges(tmp_path, metrics_json):
     assert oe["low_sample"] is True  # 3 < the default minimum of 10
     ttv = doc["metrics"]["time_to_value"]
     assert ttv["n"] == 2 and ttv["value"] == pytest.approx((0.25 + 5.5) / 2)
+
+
+def test_feature_adoption_without_accounts(handcalc, metrics_json):
+    """Without accounts.csv the active accounts of M are those with any event in M (any feature)."""
+    (handcalc.parent / "accounts.csv").unlink()
+    fa = metrics_json(handcalc)["metrics"]["feature_adoption"]
+    # October (New York) events: a1 reports x2, a2 reports, a4 alerts, a3 reports, a7 reports,
+    # a9 dashboards (not tracked, but it makes a9 active): 6 active accounts. a1's alerts event
+    # is Sep 30. reports: a1 a2 a3 a7 -> 4/6; alerts: a4 -> 1/6.
+    assert fa["active_accounts"] == 6
+    assert fa["per_feature"] == pytest.approx({"reports": 400 / 6, "alerts": 100 / 6})
+    assert fa["segments"] == {}  # segments come from accounts.csv
+    # September: a1 alerts (Sep 30 10:00 New York), a6 x5, a7 x2 -> 3 active; reports a6 a7, alerts a1 a6
+    assert fa["previous"] == pytest.approx((200 / 3 + 200 / 3) / 2)

@@ -243,8 +243,11 @@ def arrow_types(spec: SourceSpec, found: dict[str, str], sample: dict[str, list[
         if column.name not in found:
             continue
         if column.kind == "text":
-            # Plain strings: dictionary-encoding while parsing cost more CPU than the one
-            # hash lookup the usage metrics do later (measured in docs/performance.md).
+            # Plain strings, except where a column holds a handful of values: dictionary-
+            # encoding ids while parsing cost more CPU than the one hash lookup the usage
+            # metrics do later, but feature names encode cheaply (docs/performance.md).
+            if column.few_values:
+                types[column.name] = pa.dictionary(pa.int32(), pa.large_string())
             continue
         if column.kind in ("datetime", "date"):
             values = [v.strip() for v in sample.get(found[column.name], []) if v.strip()]
@@ -304,6 +307,13 @@ def accept_clean(table: pa.Table, spec: SourceSpec, config: Config) -> pd.DataFr
             continue
         values = table.column(column.name)
         if column.kind == "text":
+            if pa.types.is_dictionary(values.type) and _dictionaries_clean(values):
+                columns[column.name] = values  # blank cells were read as nulls
+                if not column.nullable and values.null_count:
+                    return None
+                continue
+            if pa.types.is_dictionary(values.type):  # a blank or untrimmed value: check row by row
+                values = values.cast(pa.large_string())
             if column.multiline:  # kept exactly as written; blank means empty or only whitespace
                 blank = pc.fill_null(pc.or_(pc.equal(values, ""), pc.utf8_is_space(values)), True)
             else:
@@ -337,6 +347,16 @@ def accept_clean(table: pa.Table, spec: SourceSpec, config: Config) -> pd.DataFr
         if column.name not in frame:
             frame[column.name] = _empty(column)
     return frame[spec.names]
+
+
+def _dictionaries_clean(values: pa.ChunkedArray) -> bool:
+    """Whether every dictionary value of a dictionary-encoded text column is already
+    trimmed and not blank, so each row's value is as the text path would keep it."""
+    for chunk in values.chunks:
+        words = chunk.dictionary
+        if len(words) and (_may_need_trim(words) or pc.any(pc.equal(words, "")).as_py()):
+            return False
+    return True
 
 
 def _trimmed(values: pa.ChunkedArray) -> pa.ChunkedArray:
