@@ -9,6 +9,7 @@ value per account, ...) once, so 13 months of trend cost little more than one.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,6 +186,12 @@ class _DistinctKeys:
         else:
             self.parts.append(np.unique(keys))
 
+    def merge(self, other: "_DistinctKeys") -> None:
+        if self.seen is not None:
+            self.seen |= other.seen
+        else:
+            self.parts += other.parts
+
     def month(self, index: int) -> np.ndarray:
         """Boolean row: which keys within month ``index`` (0-based in the window) were seen."""
         if self.seen is not None:
@@ -198,6 +205,86 @@ class _DistinctKeys:
         row[self._keys[lo:hi] - index * self.inner] = True
         self._row = index, row
         return row
+
+
+@dataclass
+class _EventTotals:
+    """What a pass over some of the usage events collects (see `_EventReduction`)."""
+
+    used: _DistinctKeys
+    pairs: _DistinctKeys | None
+    first_value: np.ndarray | None
+    days_seen: _DistinctKeys | None
+
+    def merge(self, other: "_EventTotals") -> None:
+        self.used.merge(other.used)
+        if self.pairs is not None:
+            self.pairs.merge(other.pairs)
+        if self.first_value is not None:
+            np.minimum(self.first_value, other.first_value, out=self.first_value)
+            self.days_seen.merge(other.days_seen)
+
+
+@dataclass
+class _EventReduction:
+    """One pass over blocks of usage events (int64 ns ``used_at``, account codes) for
+    `UsageIndex`: distinct (month, account, feature) and (month, account) keys, and,
+    with accounts.csv, each account's first value event and its onboarding days."""
+
+    inputs: "MetricInputs"
+    used_at: np.ndarray
+    event_account: np.ndarray
+    starts: np.ndarray  # month starts of the window and the end, int64 ns
+    n_months: int
+    n_accounts: int
+    n_features: int
+    cohort: np.ndarray | None  # per account: in an onboarding cohort of the window (None: no accounts.csv)
+
+    def __call__(self, blocks: range) -> _EventTotals:
+        inputs, starts, n_accounts, n_features = self.inputs, self.starts, self.n_accounts, self.n_features
+        month_of = _MonthOfDay(starts)
+        # one int64 key per (month, account, feature): month x account x feature overflows int32
+        used = _DistinctKeys(self.n_months, n_accounts * n_features)
+        with_accounts = self.cohort is not None
+        pairs = None if with_accounts else _DistinctKeys(self.n_months, n_accounts)
+        first_value = days_seen = None
+        if with_accounts:
+            account_start = inputs.account_columns.start.view(np.int64)
+            first_value = np.full(len(account_start), _NEVER_NS)
+            days_seen = _DistinctKeys(1, len(account_start) * ONBOARDING_DAYS)
+            in_cohort = np.append(self.cohort, False)  # one more slot for code -1 (not in accounts.csv)
+        for block in blocks:
+            rows = slice(block, block + _BLOCK)
+            at, account = self.used_at[rows], self.event_account[rows]
+            known = account >= 0
+            inside = known & (at >= starts[0]) & (at < starts[-1])
+            if pairs is not None:
+                key = month_of(at[inside])
+                key *= n_accounts
+                key += account[inside]
+                pairs.add(key)
+            inside &= inputs.feature_codes[rows] >= 0  # tracked features only
+            key = month_of(at[inside])
+            key *= n_accounts
+            key += account[inside]
+            key *= n_features
+            key += inputs.feature_codes[rows][inside]
+            used.add(key)
+            if not with_accounts:
+                continue
+            # time to value: the earliest value-feature event on or after the account's start
+            value = known & inputs.value_feature[inputs.feature_codes_all[rows]]
+            who, when = account[value], at[value]
+            on_or_after = when >= account_start[who]
+            np.minimum.at(first_value, who[on_or_after], when[on_or_after])  # unbuffered: repeats count
+            # onboarding: distinct days since start_date (a midnight, so whole days are calendar days)
+            onboarding = in_cohort[account]
+            who = account[onboarding].astype(np.int64)
+            day = at[onboarding] - account_start[who]
+            day //= _DAY_NS
+            first_days = (day >= 0) & (day < ONBOARDING_DAYS)
+            days_seen.add(who[first_days] * ONBOARDING_DAYS + day[first_days])
+        return _EventTotals(used, pairs, first_value, days_seen)
 
 
 @dataclass
@@ -243,60 +330,27 @@ class UsageIndex:
         first, last = window
         n_months = last.index - first.index + 1
         starts = np.array([first.shift(i).start for i in range(n_months + 1)], dtype="datetime64[ns]").view(np.int64)
-        month_of = _MonthOfDay(starts)
         n_accounts = max(len(account_ids), 1)
         n_features = max(len(inputs.tracked_features), 1)
-        # one int64 key per (month, account, feature): month x account x feature overflows int32
-        used = _DistinctKeys(n_months, n_accounts * n_features)
-        pairs = _DistinctKeys(n_months, n_accounts) if accounts is None else None
+        cohort = None
         if accounts is not None:
-            account_start = accounts.start.view(np.int64)
-            first_value = np.full(len(account_start), _NEVER_NS)
             # onboarding cohorts of the window's months: accounts that started in the month before each
             cohort_from = Month.from_index(first.index - 1).start.to_datetime64()
             cohort_to = Month.from_index(last.index - 1).end.to_datetime64()
-            # one more slot for code -1 (not in accounts.csv), never in a cohort
-            in_cohort = np.append((accounts.start >= cohort_from) & (accounts.start < cohort_to), False)
-            days_seen = _DistinctKeys(1, len(account_start) * ONBOARDING_DAYS)
-
-        for block in range(0, len(used_at), _BLOCK):
-            rows = slice(block, block + _BLOCK)
-            at, account = used_at[rows], event_account[rows]
-            known = account >= 0
-            inside = known & (at >= starts[0]) & (at < starts[-1])
-            if pairs is not None:
-                key = month_of(at[inside])
-                key *= n_accounts
-                key += account[inside]
-                pairs.add(key)
-            inside &= inputs.feature_codes[rows] >= 0  # tracked features only
-            key = month_of(at[inside])
-            key *= n_accounts
-            key += account[inside]
-            key *= n_features
-            key += inputs.feature_codes[rows][inside]
-            used.add(key)
-            if accounts is None:
-                continue
-            # time to value: the earliest value-feature event on or after the account's start
-            value = known & inputs.value_feature[inputs.feature_codes_all[rows]]
-            who, when = account[value], at[value]
-            on_or_after = when >= account_start[who]
-            np.minimum.at(first_value, who[on_or_after], when[on_or_after])  # unbuffered: repeats count
-            # onboarding: distinct days since start_date (a midnight, so whole days are calendar days)
-            onboarding = in_cohort[account]
-            who = account[onboarding].astype(np.int64)
-            day = at[onboarding] - account_start[who]
-            day //= _DAY_NS
-            first_days = (day >= 0) & (day < ONBOARDING_DAYS)
-            days_seen.add(who[first_days] * ONBOARDING_DAYS + day[first_days])
-
+            cohort = (accounts.start >= cohort_from) & (accounts.start < cohort_to)
+        reduce = _EventReduction(inputs, used_at, event_account, starts, n_months, n_accounts, n_features, cohort)
+        # Two workers, each on every other block: numpy releases the GIL in these loops.
+        blocks = range(0, len(used_at), _BLOCK)
+        shares = [blocks[0::2], blocks[1::2]] if len(blocks) > 1 else [blocks]
+        with ThreadPoolExecutor(max_workers=len(shares)) as pool:
+            totals = list(pool.map(reduce, shares))
+        total = totals[0]
+        for other in totals[1:]:
+            total.merge(other)
         active_days = None
         if accounts is not None:
-            active_days = days_seen.month(0).reshape(-1, ONBOARDING_DAYS).sum(axis=1)
-        else:
-            first_value = None
-        return cls(inputs, first.index, n_months, account_ids, used, pairs, first_value, active_days)
+            active_days = total.days_seen.month(0).reshape(-1, ONBOARDING_DAYS).sum(axis=1)
+        return cls(inputs, first.index, n_months, account_ids, total.used, total.pairs, total.first_value, active_days)
 
     def active(self, month: Month) -> np.ndarray:
         """Codes of the accounts active in ``month``."""

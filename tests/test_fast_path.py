@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import cxtruth.metrics as metric_functions
+import cxtruth.sources as sources
 from conftest import DATA, ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -49,10 +50,11 @@ def test_fast_path_equals_the_duckdb_reference(bench_data, run):
     assert sum(v is None for values in reference.values() for v in values.values()) <= 1
 
 
-def test_usage_blocks_and_sorted_keys_give_the_same_document(bench_data, run, monkeypatch):
+def test_usage_blocks_threads_and_sorted_keys_give_the_same_document(bench_data, run, monkeypatch):
     whole = metrics(run, bench_data / "config.toml")
-    # 20k events in blocks of 997: block edges fall inside months, accounts and days
+    # 20k events in blocks of 997 shared by two threads: block edges fall inside months, accounts and days
     monkeypatch.setattr(metric_functions, "_BLOCK", 997)
+    monkeypatch.setattr(sources, "_PARALLEL_LOOKUP", 100)  # account ids looked up in two halves
     monkeypatch.setattr(metric_functions, "_BITMAP_LIMIT", 0)  # distinct keys by sorting, not a bitmap
     assert metrics(run, bench_data / "config.toml") == whole
     assert whole["metrics"]["onboarding_engagement"]["value"] is not None

@@ -174,3 +174,19 @@ def test_consecutive_lines_index_like_the_array_they_stand_for(count, first, dat
         assert np.array_equal(lines[np.array(picks, dtype=np.int64)], array[np.array(picks, dtype=np.int64)])
         assert lines[-1] == array[-1] and lines[0] == array[0]
     assert np.array_equal(lines[1:], array[1:]) and len(lines) == len(array)
+
+
+@SETTINGS
+@given(values=st.lists(st.one_of(st.none(), st.sampled_from("abcdefg")), max_size=40),
+       universe=st.lists(st.sampled_from("abcdef"), unique=True, max_size=6), split=st.booleans())
+def test_lookup_codes_are_positions_in_the_universe(values, universe, split):
+    import cxtruth.sources as sources
+
+    expected = [universe.index(v) if v in universe else -1 for v in values]
+    limit = sources._PARALLEL_LOOKUP
+    sources._PARALLEL_LOOKUP = 0 if split else limit  # 0: every lookup in two threads
+    try:
+        codes = sources.lookup_codes(pd.Series(values, dtype="str"), universe)
+    finally:
+        sources._PARALLEL_LOOKUP = limit
+    assert codes.tolist() == expected and codes.dtype == "int32"
