@@ -6,6 +6,7 @@ a `Report` out — which templates render and `metrics_document` serialises.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -241,6 +242,11 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
         no_owner_action=no_owner_action,
         stale=stale_sources(config, sources, month),
     )
+
+
+def metrics_json(report: Report) -> str:
+    """`metrics_document` as the text `cxtruth metrics --json` prints and render writes."""
+    return json.dumps(metrics_document(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def metrics_document(report: Report) -> dict[str, Any]:

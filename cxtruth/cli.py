@@ -114,8 +114,8 @@ def render(month, config_path, out, fmt, email, force, dry_run, strict):
 @click.option("--json", "as_json", is_flag=True, help="Print the DATA_CONTRACT §5 JSON document.")
 def metrics(month, config_path, as_json):
     """Compute the month's metrics and print them (a table, or JSON with --json)."""
+    from .agenda import metrics_json  # not from render: the metrics command needs no Jinja
     from .formatting import fmt_change, fmt_value
-    from .render import metrics_json
 
     _, report = _report(config_path, month)
     if as_json:

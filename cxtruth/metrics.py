@@ -88,6 +88,23 @@ class AccountColumns:
 
 
 @dataclass
+class FeedbackColumns:
+    """Feedback items as arrays (int64 ns): received, closed (``_NEVER_NS`` while open), and
+    the days each closed item took (NaN while open)."""
+
+    received: np.ndarray
+    closed: np.ndarray
+    days: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> "FeedbackColumns":
+        received = frame["received_at"].to_numpy(dtype="datetime64[ns]")
+        closed = frame["closed_at"].to_numpy(dtype="datetime64[ns]")
+        days = (closed - received) / np.timedelta64(1, "D")  # NaT -> NaN
+        return cls(received, np.where(np.isnat(closed), _NEVER, closed), days)
+
+
+@dataclass
 class MetricInputs:
     """Validated frames plus the per-source facts every month reuses."""
 
@@ -129,6 +146,7 @@ class MetricInputs:
             self.value_feature = np.array([n in self.value_features for n in names] + [False])
         self.nps_columns = None if self.nps is None else ResponseColumns.of(self.nps)
         self.account_columns = None if self.accounts is None else AccountColumns.of(self.accounts)
+        self.feedback_columns = None if self.feedback is None else FeedbackColumns.of(self.feedback)
         self.usage = None if self.adoption is None else UsageIndex.build(self, window)
         # Per account code: distinct days active in its first 30 days (onboarding cohorts only).
         self.active_days = None if self.usage is None else self.usage.active_days
@@ -502,17 +520,17 @@ def closure_time(inputs: MetricInputs, month: Month) -> dict[str, Any]:
         return {"value": None, "n": None, "p90_days": None, "within_sla_pct": None,
                 "open_backlog": None, "oldest_open_days": None}
     settings = inputs.config.metrics.closure_time
-    f = inputs.feedback
-    closed = f[month.mask(f["closed_at"])]
-    days = (closed["closed_at"] - closed["received_at"]) / DAY
-    still_open = f[(f["received_at"] < month.end) & (f["closed_at"].isna() | (f["closed_at"] >= month.end))]
-    oldest = (month.end - still_open["received_at"].min()) / DAY if len(still_open) else None
+    f = inputs.feedback_columns
+    days = f.days[month.mask(f.closed)]
+    end = month.end.to_datetime64()
+    still_open = (f.received < end) & (f.closed >= end)  # open items have closed = _NEVER
+    oldest = (end - f.received[still_open].min()) / np.timedelta64(1, "D") if still_open.any() else None
     return {
-        "value": _num(days.median()) if len(days) else None,
+        "value": float(np.median(days)) if len(days) else None,
         "n": len(days),
-        "p90_days": _num(days.quantile(0.9)) if len(days) else None,
+        "p90_days": float(np.quantile(days, 0.9)) if len(days) else None,
         "within_sla_pct": 100.0 * float((days <= settings.sla_days).mean()) if len(days) else None,
-        "open_backlog": len(still_open),
+        "open_backlog": int(still_open.sum()),
         "oldest_open_days": _num(oldest),
     }
 

@@ -7,7 +7,6 @@ a CSV cell or a template says can make the renderer read a file or call a URL.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -23,7 +22,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
-from .agenda import MAX_COVER_ACTIONS, MAX_ISSUES_SHOWN, Report, metrics_document
+from .agenda import MAX_COVER_ACTIONS, MAX_ISSUES_SHOWN, Report
 from .errors import RenderError
 from .formatting import fmt_change, fmt_count, fmt_target, fmt_value
 
@@ -165,10 +164,6 @@ def render_pdf(html: str) -> bytes:
         return document.write_pdf(uncompressed_pdf=False)
     except FatalURLFetchingError as exc:
         raise RenderError(f"the report tried to load an outside resource ({exc}); nothing was written")
-
-
-def metrics_json(report: Report) -> str:
-    return json.dumps(metrics_document(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:

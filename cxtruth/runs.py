@@ -210,7 +210,8 @@ def _stored_after_failed_send(paths: OutputPaths) -> dict[str, Any] | None:
 def _render_and_maybe_send(config: Config, config_file: Path, month: Month, paths: OutputPaths,
                            options: RunOptions, timer: _Timer, started: str, echo: Echo) -> RunResult:
     from .agenda import build_report
-    from .render import metrics_json, render_html, render_pdf, time_limit, write_outputs
+    from .agenda import metrics_json
+    from .render import render_html, render_pdf, time_limit, write_outputs
     from .sources import load_sources
 
     with timer("read_sources"):
