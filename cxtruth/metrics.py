@@ -174,10 +174,13 @@ class _MonthOfDay:
         days = (starts - self.origin) // _DAY_NS
         self.table = np.repeat(np.arange(len(days) - 1, dtype=np.int64), np.diff(days))
 
-    def __call__(self, stamps: np.ndarray) -> np.ndarray:
-        """Month index (int64) of each of ``stamps`` (int64 ns, all within the months)."""
+    def __call__(self, stamps: np.ndarray, clip: bool = False) -> np.ndarray:
+        """Month index (int64) of each of ``stamps`` (int64 ns within the months; with
+        ``clip``, stamps outside them get the first or last month instead of an error)."""
         day = stamps - self.origin
         day //= _DAY_NS
+        if clip:
+            np.clip(day, 0, len(self.table) - 1, out=day)
         return self.table[day]
 
 
@@ -270,38 +273,36 @@ class _EventReduction:
             account_start = inputs.account_columns.start.view(np.int64)
             first_value = np.full(len(account_start), _NEVER_NS)
             days_seen = _DistinctKeys(1, len(account_start) * ONBOARDING_DAYS)
-            in_cohort = np.append(self.cohort, False)  # one more slot for code -1 (not in accounts.csv)
+            # one more slot for code -1 (not in accounts.csv): never started, never in a cohort
+            start_of = np.append(account_start, _NEVER_NS)
+            in_cohort = np.append(self.cohort, False)
+        # Keys are computed for every row of a block and the rows that count picked once
+        # at the end: one boolean pick costs more than the arithmetic it saves.
         for block in blocks:
             rows = slice(block, block + _BLOCK)
             at, account = self.used_at[rows], self.event_account[rows]
-            known = account >= 0
-            inside = known & (at >= starts[0]) & (at < starts[-1])
-            if pairs is not None:
-                key = month_of(at[inside])
-                key *= n_accounts
-                key += account[inside]
-                pairs.add(key)
-            inside &= inputs.feature_codes[rows] >= 0  # tracked features only
-            key = month_of(at[inside])
+            inside = (account >= 0) & (at >= starts[0]) & (at < starts[-1])
+            key = month_of(at, clip=True)  # rows outside the window get a month too, then are dropped
             key *= n_accounts
-            key += account[inside]
+            key += account
+            if pairs is not None:
+                pairs.add(key[inside])
+            tracked = inputs.feature_codes[rows]
+            inside &= tracked >= 0  # tracked features only
             key *= n_features
-            key += inputs.feature_codes[rows][inside]
-            used.add(key)
+            key += tracked
+            used.add(key[inside])
             if not with_accounts:
                 continue
             # time to value: the earliest value-feature event on or after the account's start
-            value = known & inputs.value_feature[inputs.feature_codes_all[rows]]
-            who, when = account[value], at[value]
-            on_or_after = when >= account_start[who]
-            np.minimum.at(first_value, who[on_or_after], when[on_or_after])  # unbuffered: repeats count
+            start = start_of[account]
+            value = inputs.value_feature[inputs.feature_codes_all[rows]] & (at >= start)
+            np.minimum.at(first_value, account[value], at[value])  # unbuffered: repeats count
             # onboarding: distinct days since start_date (a midnight, so whole days are calendar days)
-            onboarding = in_cohort[account]
-            who = account[onboarding].astype(np.int64)
-            day = at[onboarding] - account_start[who]
+            day = at - start
             day //= _DAY_NS
-            first_days = (day >= 0) & (day < ONBOARDING_DAYS)
-            days_seen.add(who[first_days] * ONBOARDING_DAYS + day[first_days])
+            first_days = in_cohort[account] & (day >= 0) & (day < ONBOARDING_DAYS)
+            days_seen.add(account[first_days].astype(np.int64) * ONBOARDING_DAYS + day[first_days])
         return _EventTotals(used, pairs, first_value, days_seen)
 
 

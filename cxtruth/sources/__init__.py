@@ -47,17 +47,21 @@ class SourceResult:
     ids_in_file: pd.Index | None = None  # accounts: every account_id written, rows left out included
     # Each accepted row's position in the accounts frame (-1: unknown), once accounts are read.
     account_codes: np.ndarray | None = None
+    _date_range: tuple[pd.Timestamp, pd.Timestamp] | None = field(default=None, repr=False, compare=False)
 
     @property
     def accepted(self) -> int:
         return 0 if self.frame is None else len(self.frame)
 
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-        column = SOURCES[self.name].time_column
-        if self.frame is None or not len(self.frame) or column is None:
-            return None
-        values = self.frame[column]
-        return values.min(), values.max()
+        """Earliest and latest value of the source's time column (kept: two passes over 10M rows)."""
+        if self._date_range is None:
+            column = SOURCES[self.name].time_column
+            if self.frame is None or not len(self.frame) or column is None:
+                return None
+            values = self.frame[column]
+            self._date_range = values.min(), values.max()
+        return self._date_range
 
 
 @dataclass
