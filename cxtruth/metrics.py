@@ -45,13 +45,13 @@ def _labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     return codes.astype(np.int64), [str(label) for label in labels]
 
 
-def _codes_in(values: pd.Series, names: list[str]) -> np.ndarray:
-    """Position of each value in ``names`` (-1 where absent or missing); a categorical
-    column (the fast path's feature names) is looked up once per category, not per row."""
+def _feature_kinds(values: pd.Series, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Each event's feature as a small integer (-1: missing or not in ``names``) and the
+    names those integers stand for. A categorical column (the fast path reads feature
+    names dictionary-encoded) already is that: its codes, no per-row work at all."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        per_category = lookup_codes(pd.Series(values.cat.categories), names)
-        return np.append(per_category, -1).astype(np.int32)[values.cat.codes.to_numpy()]  # code -1 -> -1
-    return lookup_codes(values, names)
+        return values.cat.codes.to_numpy(), [str(c) for c in values.cat.categories]
+    return lookup_codes(values, names), names
 
 
 @dataclass
@@ -137,13 +137,13 @@ class MetricInputs:
             self.tracked_features = sorted(self.adoption["feature"].dropna().unique())
         self.value_features: list[str] = list(settings.time_to_value.value_features) or self.tracked_features
         if self.adoption is not None:
-            # One hash lookup of every event's feature, against tracked and value features together.
             names = list(dict.fromkeys(self.tracked_features + self.value_features))
-            self.feature_codes_all = _codes_in(self.adoption["feature"], names)
-            tracked_code = np.array([self.tracked_features.index(n) if n in self.tracked_features else -1
-                                     for n in names] + [-1], dtype=np.int32)
-            self.feature_codes = tracked_code[self.feature_codes_all]  # -1 (unknown) picks the last
-            self.value_feature = np.array([n in self.value_features for n in names] + [False])
+            self.feature_kind, kinds = _feature_kinds(self.adoption["feature"], names)
+            # Per kind, and one more slot for -1: its tracked-feature code (-1: not tracked),
+            # and whether it is a value feature. The usage pass looks events up in these.
+            self.tracked_of_kind = np.array([self.tracked_features.index(k) if k in self.tracked_features else -1
+                                             for k in kinds] + [-1], dtype=np.int32)
+            self.value_of_kind = np.array([k in self.value_features for k in kinds] + [False])
         self.nps_columns = None if self.nps is None else ResponseColumns.of(self.nps)
         self.account_columns = None if self.accounts is None else AccountColumns.of(self.accounts)
         self.feedback_columns = None if self.feedback is None else FeedbackColumns.of(self.feedback)
@@ -287,7 +287,8 @@ class _EventReduction:
             key += account
             if pairs is not None:
                 pairs.add(key[inside])
-            tracked = inputs.feature_codes[rows]
+            kind = inputs.feature_kind[rows]
+            tracked = inputs.tracked_of_kind[kind]
             inside &= tracked >= 0  # tracked features only
             key *= n_features
             key += tracked
@@ -296,7 +297,7 @@ class _EventReduction:
                 continue
             # time to value: the earliest value-feature event on or after the account's start
             start = start_of[account]
-            value = inputs.value_feature[inputs.feature_codes_all[rows]] & (at >= start)
+            value = inputs.value_of_kind[kind] & (at >= start)
             np.minimum.at(first_value, account[value], at[value])  # unbuffered: repeats count
             # onboarding: distinct days since start_date (a midnight, so whole days are calendar days)
             day = at - start
