@@ -8,7 +8,6 @@ column, and what to change in config.toml.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import io
 import re
@@ -183,20 +182,19 @@ def _read_arrow(path: Path, encoding: str, delimiter: str, headers: list[str],
         ragged.append((row.number, row.text, row.expected_columns, row.actual_columns))
         return "skip"
 
-    with _mapped(path) as source:
-        table = pacsv.read_csv(
-            source,
-            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=threads),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=on_invalid
-            ),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=headers,
-                column_types={h: pa.large_string() for h in headers},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(encoding=encoding, use_threads=threads),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=on_invalid
+        ),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=headers,
+            column_types={h: pa.large_string() for h in headers},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
     return table, ragged
 
 
@@ -280,34 +278,21 @@ def _read_typed(path: Path, encoding: str, delimiter: str, headers: list[str], n
                 types: dict[str, pa.DataType]) -> pa.Table | None:
     """The columns parsed to ``types`` by Arrow, or None if any cell or row does not fit."""
     try:
-        with _mapped(path) as source:
-            return pacsv.read_csv(
-                source,
-                # 16 MiB blocks, not 1 MiB: fewer, larger chunks for every later step (measured).
-                read_options=pacsv.ReadOptions(encoding=encoding, use_threads=True, block_size=16 << 20),
-                parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines_in_values),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=headers,
-                    # large_string: the layout pandas keeps text in, so handing columns over copies nothing
-                    column_types={h: types.get(h, pa.large_string()) for h in headers},
-                    null_values=_NULLS, true_values=_TRUE_WORDS, false_values=_FALSE_WORDS,
-                    strings_can_be_null=True, quoted_strings_can_be_null=True,
-                ),
-            )
+        return pacsv.read_csv(
+            path,
+            # 16 MiB blocks, not 1 MiB: fewer, larger chunks for every later step (measured).
+            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=True, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines_in_values),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=headers,
+                # large_string: the layout pandas keeps text in, so handing columns over copies nothing
+                column_types={h: types.get(h, pa.large_string()) for h in headers},
+                null_values=_NULLS, true_values=_TRUE_WORDS, false_values=_FALSE_WORDS,
+                strings_can_be_null=True, quoted_strings_can_be_null=True,
+            ),
+        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, LookupError):
         return None
-
-
-_COMPRESSED = (".gz", ".bz2", ".lz4", ".zst", ".br")  # Arrow decompresses these when given a path
-
-
-def _mapped(path: Path):
-    """The file as Arrow reads it: memory-mapped, so the parser reads the page cache in
-    place instead of copying 445 MB into fresh memory first (perf: ~10 % of a 10M-row
-    run was the kernel zeroing pages for those copies). A compressed file stays a path."""
-    if path.name.lower().endswith(_COMPRESSED):
-        return contextlib.nullcontext(path)
-    return pa.memory_map(str(path))
 
 
 def _first_undecodable_line(path: Path, encoding: str) -> int | None:
