@@ -312,9 +312,9 @@ class UsageIndex:
     """The usage events reduced, in one pass, to what the metrics need.
 
     Accounts and features become integer codes and each event a month index
-    within the window, so a month's adoption is an array slice instead of a
-    pass over every event; each of the contract's formulas still decides what
-    counts (see the metric functions).
+    within the window, so a month's adoption reads one row of a bitmap
+    (account x feature) instead of passing over every event; each of the
+    contract's formulas still decides what counts (see the metric functions).
     """
 
     inputs: "MetricInputs"

@@ -415,7 +415,7 @@ def _may_need_trim(chunk: pa.Array) -> bool:
     """Whether any string in ``chunk`` starts or ends with a byte that may be whitespace.
 
     Looks only at each string's first and last byte, straight from Arrow's buffers:
-    trimming 10M ids to compare them with themselves costs ten times as much.
+    trimming 10M ids to compare them with themselves costs several times as much.
     """
     if chunk.type != pa.large_string() or not len(chunk):
         return len(chunk) > 0
