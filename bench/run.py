@@ -91,7 +91,7 @@ def main() -> None:
     # compiled again on every run (~0.1 s). Compile them once, as an install does.
     from importlib.util import find_spec
     package = find_spec("cxtruth").submodule_search_locations[0]
-    subprocess.run([sys.executable, "-m", "compileall", "-q", package], check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", package], check=False)  # read-only install: fine
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     outputs: dict[str, bytes] = {}
     for name, argv in commands.items():  # one uncounted round: every file in the page cache
