@@ -39,6 +39,12 @@ _NEVER_NS = np.iinfo(np.int64).max
 _NEVER = np.datetime64(_NEVER_NS, "ns")  # a missing churn date: still a customer (2262)
 
 
+def _never_if_missing(stamps: np.ndarray) -> np.ndarray:
+    """An end date left blank (churn, closure) as ``_NEVER``: not yet, so every
+    "ended before t" comparison is simply false."""
+    return np.where(np.isnat(stamps), _NEVER, stamps)
+
+
 def _labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes (-1 for missing) and the sorted labels they index."""
     codes, labels = pd.factorize(values, sort=True)
@@ -81,9 +87,8 @@ class AccountColumns:
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> "AccountColumns":
-        churn = frame["churn_date"].to_numpy(dtype="datetime64[ns]")
         return cls(frame["start_date"].to_numpy(dtype="datetime64[ns]"),
-                   np.where(np.isnat(churn), _NEVER, churn),
+                   _never_if_missing(frame["churn_date"].to_numpy(dtype="datetime64[ns]")),
                    frame["mrr"].fillna(0.0).to_numpy(dtype="float64"), *_labels(frame["segment"]))
 
 
@@ -101,7 +106,7 @@ class FeedbackColumns:
         received = frame["received_at"].to_numpy(dtype="datetime64[ns]")
         closed = frame["closed_at"].to_numpy(dtype="datetime64[ns]")
         days = (closed - received) / np.timedelta64(1, "D")  # NaT -> NaN
-        return cls(received, np.where(np.isnat(closed), _NEVER, closed), days)
+        return cls(received, _never_if_missing(closed), days)
 
 
 @dataclass

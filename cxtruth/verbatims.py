@@ -68,7 +68,7 @@ def month_verbatims(nps: pd.DataFrame | None, month: Month,
     """Detractor and promoter comments of ``month``, newest first, capped."""
     if nps is None or "comment" not in nps:
         return Verbatims()
-    rows = nps[(nps["responded_at"] >= month.start) & (nps["responded_at"] < month.end)]
+    rows = nps[month.mask(nps["responded_at"])]
     rows = rows[rows["comment"].notna() & (rows["comment"].str.strip() != "")]
     rows = rows.sort_values(["responded_at", "response_id"], ascending=False, kind="stable")
     detractors, promoters = rows[rows["score"] <= 6], rows[rows["score"] >= 9]
