@@ -7,6 +7,7 @@ code (README, "Exit codes"), never a traceback.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -243,4 +244,29 @@ def main(argv: list[str] | None = None) -> None:
     # cxtruth does no linear algebra: OpenBLAS's idle worker threads would only spin on
     # the cores Arrow and numpy need (0.2 s of CPU per run on 2 cores, measured).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    small_pages_only()
     cli.main(args=argv, prog_name="cxtruth")
+
+
+_PR_SET_THP_DISABLE = 41  # linux/prctl.h
+
+
+def small_pages_only() -> None:
+    """Ask Linux not to back this process's memory with transparent huge pages.
+
+    Arrow's allocator marks its arenas for huge pages, and a run touches 1-2 GB
+    once, front to back: each 2 MiB page is zeroed whole before use, and on VMs
+    whose free memory is handed back to the host (balloon page reporting hands
+    back exactly such 2 MiB blocks) every one of them is a fault on the host too.
+    Measured on the 2-core benchmark VM: system time 4.0 -> 1.3 s, wall 5.45 ->
+    4.27 s on a 1 GB export (docs/performance.md, decision 35). Elsewhere this is
+    a no-op or costs a few TLB misses; failure (not Linux, old kernel) is ignored.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_THP_DISABLE, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass

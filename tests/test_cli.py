@@ -1,8 +1,13 @@
 """The CLI as a user runs it: exit codes, messages, help, default month."""
 
 import json
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from cxtruth import __version__
 from cxtruth.months import Month
@@ -57,3 +62,17 @@ def test_validate_exits_nonzero_when_a_source_cannot_be_read(run, handcalc):
     result = run("validate", "--config", handcalc)
     assert result.exit_code == 4
     assert "feedback   ERROR  feedback.csv: the file is empty" in result.stdout
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux only")
+def test_the_command_asks_for_small_pages():
+    # Decision 35: set by the console entry point for the whole process, so it is seen from inside one.
+    script = ("import atexit, sys; from cxtruth.cli import main; "
+              "atexit.register(lambda: print(open('/proc/self/status').read())); "
+              "sys.argv = ['cxtruth', '--version']; main()")
+    status = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    thp = [line for line in status.splitlines() if line.startswith("THP_enabled:")]
+    if not thp:
+        pytest.skip("this kernel does not report THP_enabled")
+    assert thp[0].split()[1] == "0"
+    assert "cxtruth, version" in status
