@@ -3,7 +3,8 @@
     python bench/run.py [--data DIR] [--scale 1.0] [--repeat 5] [--month 2026-10]
 
 Generates the exports into DIR first if they are not there (bench/generate.py).
-Then, alternating so neither gets a warmer cache or a quieter machine, it runs
+Then, alternating (in an order rotated every round) so none gets a warmer cache,
+a quieter machine or always the same predecessor, it runs
 each of these as a fresh process `--repeat` times:
 
 - cxtruth:  cxtruth metrics --month M --config DIR/config.toml --json
@@ -96,9 +97,12 @@ def main() -> None:
     outputs: dict[str, bytes] = {}
     for name, argv in commands.items():  # one uncounted round: every file in the page cache
         measure(argv)
-    for _ in range(args.repeat):
-        for name, argv in commands.items():  # alternating: one of each per round
-            wall, rss, stdout = measure(argv)
+    names = list(commands)
+    for round_ in range(args.repeat):
+        # One of each per round, the order rotated every round: on a VM, what ran just
+        # before (how much memory it freed) shows in the next run's time.
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            wall, rss, stdout = measure(commands[name])
             runs[name].append((wall, rss))
             outputs[name] = stdout
 
