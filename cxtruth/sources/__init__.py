@@ -7,7 +7,7 @@ reason); a file that cannot be read as a table raises `DataError`.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -96,15 +96,22 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def load_sources(config: Config) -> Sources:
     """Read and validate every source; raises DataError for an unreadable file
     (the first in contract order when several are)."""
-    # accounts.csv first (it is small): every other source's account ids are then
-    # looked up in it as soon as that source is read, off the critical path.
-    try:
-        accounts, accounts_error = read_source("accounts", config), None
-    except DataError as exc:
-        accounts, accounts_error = None, exc
-    # Two at a time: Arrow parses without the GIL, so one file's parse overlaps another's checks.
+    # Two at a time: Arrow parses without the GIL, so one file's parse overlaps another's
+    # checks. accounts.csv (small) is read meanwhile on this thread; each other source's
+    # account ids are looked up in it as soon as both are read, off the critical path.
+    accounts_read: Future[SourceResult | None] = Future()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(_read_linked, name, config, accounts) for name in SOURCES if name != "accounts"}
+        futures = {name: pool.submit(_read_linked, name, config, accounts_read)
+                   for name in SOURCES if name != "accounts"}
+        accounts_error = None
+        try:
+            accounts = read_source("accounts", config)
+        except DataError as exc:
+            accounts, accounts_error = None, exc
+        except BaseException as exc:  # not a user's mistake: the workers must not wait forever
+            accounts_read.set_exception(exc)
+            raise
+        accounts_read.set_result(accounts)
         results = {}
         for name in SOURCES:
             if name == "accounts" and accounts_error:
@@ -114,11 +121,13 @@ def load_sources(config: Config) -> Sources:
     return Sources(results)
 
 
-def _read_linked(name: str, config: Config, accounts: SourceResult | None) -> SourceResult:
+def _read_linked(name: str, config: Config, accounts_read: "Future[SourceResult | None]") -> SourceResult:
     """`read_source`, plus each row's position in accounts when both have rows."""
     result = read_source(name, config)
-    if (accounts is not None and accounts.frame is not None and len(accounts.frame)
-            and result.frame is not None and "account_id" in result.frame):
+    if result.frame is None or "account_id" not in result.frame:
+        return result
+    accounts = accounts_read.result()
+    if accounts is not None and accounts.frame is not None and len(accounts.frame):
         result.account_codes = lookup_codes(result.frame["account_id"], accounts.frame["account_id"])
     return result
 
