@@ -13,7 +13,7 @@ import math
 from datetime import date, datetime, timedelta
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from cxtruth.config import Config
 from cxtruth.metrics import MetricInputs, compute_month
@@ -176,17 +176,53 @@ def test_consecutive_lines_index_like_the_array_they_stand_for(count, first, dat
     assert np.array_equal(lines[1:], array[1:]) and len(lines) == len(array)
 
 
-@SETTINGS
-@given(values=st.lists(st.one_of(st.none(), st.sampled_from("abcdefg")), max_size=40),
-       universe=st.lists(st.sampled_from("abcdef"), unique=True, max_size=6), split=st.booleans())
-def test_lookup_codes_are_positions_in_the_universe(values, universe, split):
-    import cxtruth.sources as sources
+# Ids of one width go through a 64-bit key made of their first and last words; the
+# first two 20-character ones here share that key (they differ in byte 8 only).
+_SHORT_IDS = ["a", "b", "c"]
+_LONG_IDS = ["0123456789abcdef0123", "01234567_9abcdef0123", "0123456789abcdef012X"]
+_ANY_IDS = st.one_of(st.none(), st.sampled_from(_SHORT_IDS + _LONG_IDS + ["ab", "zz", ""]))
 
-    expected = [universe.index(v) if v in universe else -1 for v in values]
-    limit = sources._PARALLEL_LOOKUP
-    sources._PARALLEL_LOOKUP = 0 if split else limit  # 0: every lookup in two threads
+
+@SETTINGS
+@given(values=st.lists(st.one_of(st.lists(st.sampled_from(_SHORT_IDS), max_size=15),  # chunks of one width
+                                 st.lists(st.sampled_from(_LONG_IDS), min_size=1, max_size=15),
+                                 st.lists(_ANY_IDS, max_size=15)), max_size=3),
+       universe=st.one_of(st.lists(st.sampled_from(_LONG_IDS), unique=True, min_size=1, max_size=2),
+                          st.lists(st.sampled_from(_SHORT_IDS + _LONG_IDS), unique=True, max_size=5)),
+       split=st.booleans())
+@example(values=[["01234567_9abcdef0123", "0123456789abcdef0123"]], universe=["0123456789abcdef0123"], split=False)
+def test_lookup_codes_are_positions_in_the_universe(values, universe, split):
+    import pyarrow as pa
+
+    from cxtruth.sources import lookup
+
+    flat = [v for chunk in values for v in chunk]
+    expected = [universe.index(v) if v in universe else -1 for v in flat]
+    # As the reader leaves them: one Arrow chunk per block read.
+    column = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(values, type=pa.large_string())))
+    limit = lookup.PARALLEL_LOOKUP
+    lookup.PARALLEL_LOOKUP = 0 if split else limit  # 0: every lookup in two threads
     try:
-        codes = sources.lookup_codes(pd.Series(values, dtype="str"), universe)
+        codes = lookup.lookup_codes(column, universe)
     finally:
-        sources._PARALLEL_LOOKUP = limit
+        lookup.PARALLEL_LOOKUP = limit
     assert codes.tolist() == expected and codes.dtype == "int32"
+
+
+def test_a_shared_key_is_not_taken_for_a_match():
+    import pyarrow as pa
+
+    import numpy as np
+
+    from cxtruth.sources.lookup import FixedWidthIds
+
+    table = FixedWidthIds.of(pa.array(["0123456789abcdef0123", "X123456789abcdef0123"], pa.large_string()))
+    assert table is not None  # one width, two keys: the fixed-width way is taken
+    values = pa.array(["01234567_9abcdef0123", "X123456789abcdef0123", "0123456789abcdef0123", "abc"],
+                      pa.large_string())
+    codes = np.empty(4, dtype=np.int32)
+    for at in range(4):  # one value per chunk: the last is another width
+        table.look_up(values[at:at + 1], codes[at:at + 1])
+    assert codes.tolist() == [-1, 1, 0, -1]
+    # bytes 8-11 are in neither word of the key: two accounts with one key go to Arrow
+    assert FixedWidthIds.of(pa.array(["0123456789abcdef0123", "01234567_9abcdef0123"], pa.large_string())) is None

@@ -22,6 +22,7 @@ from ..config import Config, SourceConfig
 from ..errors import DataError
 from ..schema import ACTION_STATUSES, SOURCES, Column, SourceSpec, source_spec
 from ..months import generated_now
+from .lookup import lookup_codes
 from .parse import OFFSET_RE, parse_booleans, parse_datetimes, parse_integers, parse_numbers
 from .reader import read_csv, read_parquet
 
@@ -181,34 +182,6 @@ def check_account_references(results: dict[str, SourceResult]) -> None:
                 "value": [""], "reason": [f"… and {len(rest):,} more account ids missing from {file}'s accepted rows "
                                           f"({_rows_word(int(rest['size'].sum()))})"]}))
         result.warnings = _concat(parts).sort_values("line", kind="stable", ignore_index=True)
-
-
-# Lookups of more values than this are split in two halves, one per core.
-_PARALLEL_LOOKUP = 2_000_000
-
-
-def lookup_codes(values: pd.Series, universe) -> np.ndarray:
-    """Position of each value in ``universe`` (-1 where absent or missing), as int32.
-
-    Arrow's hash lookup: pandas' isin on Arrow strings goes through Python objects.
-    Arrow releases the GIL, so a long column is looked up in two threads (each
-    hashes ``universe`` once, which is cheap next to millions of lookups).
-    """
-    array = pa.array(values, type=pa.large_string(), from_pandas=True)
-    value_set = pa.array(universe, type=pa.large_string(), from_pandas=True)
-    codes = np.empty(len(array), dtype=np.int32)  # int32: half the memory of int64
-
-    def look_up(rows: slice) -> None:
-        part = array[rows]
-        codes[rows] = pc.index_in(part, value_set=value_set).fill_null(-1).to_numpy(zero_copy_only=False)
-
-    half = (len(array) + 1) // 2
-    if len(array) <= _PARALLEL_LOOKUP:
-        look_up(slice(0, len(array)))
-    else:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(look_up, (slice(0, half), slice(half, len(array)))))
-    return codes
 
 
 def _rows_word(n: int) -> str:

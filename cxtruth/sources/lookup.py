@@ -1,0 +1,134 @@
+"""Each value's position in a list of distinct ids: the account lookup of every event.
+
+Two ways, same answer. Ids that all have one length (UUIDs, "A000123") are
+looked up through a 64-bit integer key, then every byte is compared with the
+id the key found; anything else goes to Arrow's hash lookup (`index_in`).
+The first is there because on 12M 36-character ids Arrow hashes and compares
+each string (1.1–2.0 s of CPU) while the integer key costs 0.6–0.9 s
+(docs/performance.md, round six).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Lookups of more values than this are split over two threads (one per core).
+PARALLEL_LOOKUP = 2_000_000
+
+_WORD = 8  # bytes per 64-bit word
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd constant: the last word's bits spread over the key
+
+
+def lookup_codes(values: pd.Series, universe) -> np.ndarray:
+    """Position of each value in ``universe`` (-1 where absent or missing), as int32.
+
+    ``universe`` holds distinct values. Arrow and numpy release the GIL, so a long
+    column is looked up in two threads.
+    """
+    array = pa.array(values, type=pa.large_string(), from_pandas=True)
+    value_set = pa.array(universe, type=pa.large_string(), from_pandas=True)
+    if isinstance(value_set, pa.ChunkedArray):
+        value_set = value_set.combine_chunks()
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    codes = np.empty(len(array), dtype=np.int32)  # int32: half the memory of int64
+    starts = np.cumsum([0] + [len(c) for c in chunks])
+    table = FixedWidthIds.of(value_set)
+    pieces = [(chunk, codes[start:start + len(chunk)]) for chunk, start in zip(chunks, starts)]
+    if table is not None and all(table.accepts(chunk) for chunk in chunks):
+        look_up = table.look_up
+    else:
+        # Arrow rebuilds its hash table on every call: two calls, not one per chunk.
+        half = (len(array) + 1) // 2
+        pieces = [(array[:half], codes[:half]), (array[half:], codes[half:])]
+
+        def look_up(part, out) -> None:
+            out[:] = pc.index_in(part, value_set=value_set).fill_null(-1).to_numpy(zero_copy_only=False)
+    if len(array) <= PARALLEL_LOOKUP:
+        for part, out in pieces:
+            look_up(part, out)
+    else:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda piece: look_up(*piece), pieces))
+    return codes
+
+
+def _fixed_width_bytes(chunk: pa.Array) -> np.ndarray | None:
+    """The chunk's values as an (n, width) byte matrix, without copying, if they are
+    all present and all ``width`` bytes long; else None."""
+    n = len(chunk)
+    if not n or chunk.null_count:
+        return None
+    _, offsets, data = chunk.buffers()
+    ends = np.frombuffer(offsets, dtype=np.int64, count=n + 1, offset=chunk.offset * 8)
+    width = int(ends[1] - ends[0])
+    if not width or ends[-1] - ends[0] != n * width or not (np.diff(ends) == width).all():
+        return None
+    return np.frombuffer(data, dtype=np.uint8, count=n * width, offset=int(ends[0])).reshape(n, width)
+
+
+def _words(rows: np.ndarray) -> list[np.ndarray]:
+    """Views of the 64-bit words that together cover every byte of each row (the
+    last may overlap the one before): 36-byte rows give words at 0, 8, 16, 24, 28."""
+    n, width = rows.shape
+    flat = rows.reshape(-1)
+    return [np.ndarray((n,), dtype="<u8", buffer=flat, offset=at, strides=(width,))
+            for at in [*range(0, width - _WORD + 1, _WORD)] + ([width - _WORD] if width % _WORD else [])]
+
+
+class FixedWidthIds:
+    """Distinct ids of one width, indexed by a 64-bit key made from their bytes.
+
+    Ids of up to 8 bytes are their own key (zero-padded), so a key match is an id
+    match. Longer ids are keyed by their first and last words; several ids may
+    share a key, so a key that finds an account is kept only if every word of
+    the two ids is equal. A key shared by two accounts sends the whole lookup to
+    Arrow, so a key can never pick the wrong one.
+    """
+
+    def __init__(self, width: int, index: pd.Index, words: list[np.ndarray]):
+        self.width, self.index, self.words = width, index, words
+
+    @classmethod
+    def of(cls, value_set: pa.Array) -> "FixedWidthIds | None":
+        rows = _fixed_width_bytes(value_set)
+        if rows is None:
+            return None
+        index = pd.Index(_key(rows), copy=False)
+        if not index.is_unique:
+            return None
+        words = [np.ascontiguousarray(w) for w in _words(rows)] if rows.shape[1] > _WORD else []
+        return cls(rows.shape[1], index, words)
+
+    def accepts(self, chunk: pa.Array) -> bool:
+        """Whether ``look_up`` can answer for this chunk (empty and all-absent ones included)."""
+        return not len(chunk) or _fixed_width_bytes(chunk) is not None
+
+    def look_up(self, chunk: pa.Array, out: np.ndarray) -> None:
+        rows = _fixed_width_bytes(chunk) if len(chunk) else None
+        if rows is None or rows.shape[1] != self.width:  # another length: equal to no id here
+            out[:] = -1
+            return
+        found = self.index.get_indexer(_key(rows))
+        if self.words:
+            same = found >= 0
+            for ids, values in zip(self.words, _words(rows)):
+                same &= np.take(ids, found) == values  # found = -1 takes the last id; masked by `same`
+            found[~same] = -1
+        out[:] = found
+
+
+def _key(rows: np.ndarray) -> np.ndarray:
+    n, width = rows.shape
+    if width <= _WORD:
+        padded = np.zeros((n, _WORD), dtype=np.uint8)
+        padded[:, :width] = rows
+        return padded.view("<u8").reshape(n)
+    words = _words(rows)
+    key = words[-1] * _MIX
+    key ^= words[0]
+    return key
