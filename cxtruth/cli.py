@@ -42,9 +42,12 @@ month_option = click.option(
 
 def _load(config_path):
     from .config import load_config
-    from .sources import load_sources
+    from .sources.csvplan import read_ahead
 
     config = load_config(config_path)
+    read_ahead(config)  # Arrow parses the exports while pandas is imported below
+    from .sources import load_sources
+
     return config, load_sources(config)
 
 

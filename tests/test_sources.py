@@ -95,3 +95,74 @@ def test_ambiguous_date_is_never_guessed(tmp_path, metrics_json):
     doc = metrics_json(config, "2026-10")
     assert doc["metrics"]["nps"]["value"] is None
     assert "set date_format" in doc["data_quality"]["issues"][0]["reason"]
+
+
+# -- reading ahead: the command line starts Arrow's parse before pandas is imported --
+
+def _sample_project(tmp_path):
+    from conftest import ROOT
+
+    shutil.copytree(ROOT / "sample_metrics", tmp_path / "sample_metrics")
+    shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
+    return tmp_path / "config.toml"
+
+
+def test_reading_ahead_needs_no_pandas(tmp_path):
+    import subprocess
+    import sys
+
+    config = _sample_project(tmp_path)
+    code = (
+        "import sys\n"
+        "from cxtruth.config import load_config\n"
+        "from cxtruth.sources import reader\n"
+        "from cxtruth.sources.csvplan import read_ahead\n"
+        f"read_ahead(load_config({str(config)!r}))\n"
+        "print(len(reader._reads_ahead), 'pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    started, pandas_imported = out.stdout.split()
+    assert int(started) >= 4 and pandas_imported == "False"  # every CSV on the fast path
+
+
+def test_reads_started_ahead_are_taken_not_repeated(tmp_path, monkeypatch):
+    from cxtruth.config import load_config
+    from cxtruth.sources import load_sources, reader
+    from cxtruth.sources.csvplan import read_ahead
+
+    config = load_config(_sample_project(tmp_path))
+    plain = load_sources(config)
+    calls = []
+    real = reader._read_typed
+    monkeypatch.setattr(reader, "_read_typed", lambda path, *a: calls.append(path.name) or real(path, *a))
+    read_ahead(config)
+    ahead = load_sources(config)
+    assert sorted(calls) == sorted(set(calls)) and len(calls) >= 4  # each file parsed once, ahead
+    assert reader._reads_ahead == {}
+    for name, result in plain.results.items():
+        if result.frame is not None:
+            assert ahead.results[name].frame.equals(result.frame), name
+
+
+def test_a_file_changed_after_reading_ahead_is_read_again(tmp_path):
+    from cxtruth.config import load_config
+    from cxtruth.sources import load_sources, reader
+    from cxtruth.sources.csvplan import read_ahead
+
+    clean = "response_id,responded_at,score\nr1,2026-10-01,9\nr2,2026-10-02,3\n"
+    config = load_config(write_project(tmp_path, clean))
+    read_ahead(config)
+    for started in list(reader._reads_ahead.values()):
+        assert started.result().num_rows == 2  # typed and clean: the fast path would take it
+    (tmp_path / "nps.csv").write_text(clean + "r3,2026-10-03,10\n", encoding="utf-8")  # a new export meanwhile
+    nps = load_sources(config).results["nps"]
+    assert nps.rows_read == 3 and nps.frame["response_id"].tolist() == ["r1", "r2", "r3"]
+    assert reader._reads_ahead == {}  # the stale parse is not kept for a later run
+
+
+def test_a_file_that_cannot_be_read_ahead_gets_its_usual_error(tmp_path, run):
+    config = write_project(tmp_path, "response_id,when,score\nr1,2026-10-01,9\n")
+    (tmp_path / "adoption.csv").write_text("account_id,feature,used_at\nA1,api,2026-10-02\n", encoding="utf-8")
+    result = run("metrics", "--month", "2026-10", "--config", config, "--json")
+    assert result.exit_code == 4 and "required column missing: responded_at" in result.stderr
+    assert "Traceback" not in result.output

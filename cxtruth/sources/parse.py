@@ -7,17 +7,13 @@ Timestamps come back as naive wall-clock times in the report time zone.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# A time of day followed by a UTC offset: ...14:05Z, ...14:05:00+02, +0200, +02:00.
-# (The time is required so the "-31" of a plain date is not read as an offset.)
-_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
-OFFSET_RE = re.compile(_OFFSET)
+from .csvplan import OFFSET_RE
+
 _TRUE = ("true", "yes", "y", "1")
 _FALSE = ("false", "no", "n", "0")
 
@@ -28,7 +24,7 @@ def _to_datetime(values: pd.Series, fmt: str, utc: bool) -> pd.Series:
 
 def has_offset(values: pd.Series) -> pd.Series:
     """Which timestamps carry a UTC offset (``Z``, ``+02:00``, ...)."""
-    mask = pc.match_substring_regex(_arrow_text(values), _OFFSET)  # RE2, vectorised
+    mask = pc.match_substring_regex(_arrow_text(values), OFFSET_RE.pattern)  # RE2, vectorised
     return pd.Series(mask.to_numpy(zero_copy_only=False), index=values.index).fillna(False).astype(bool)
 
 

@@ -11,17 +11,21 @@ import codecs
 import csv
 import io
 import re
+import threading
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a text frame is built: the fast path never needs it
 
 # (canonical -> header found, header -> sample cells) -> canonical -> Arrow type, or None for text only
 TypeChooser = Callable[[dict[str, str], dict[str, list[str]]], "dict[str, pa.DataType] | None"]
@@ -198,6 +202,82 @@ def _read_arrow(path: Path, encoding: str, delimiter: str, headers: list[str],
     return table, ragged
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """What the first 64 KiB of a CSV export decide about reading it."""
+
+    found: dict[str, str]  # canonical -> header
+    read_headers: list[str]
+    arrow_encoding: str
+    column_types: dict[str, pa.DataType] | None  # by header; None: text only
+
+
+def _layout(path: Path, encoding: str, delimiter: str, wanted: dict[str, tuple[str, bool]],
+            source: str, types: TypeChooser | None) -> _Layout:
+    header, sample = read_header(path, encoding, delimiter, source)
+    found = map_columns(path, header, wanted, delimiter, source)
+    headers = list(found.values())
+    # The last column is always read: an unclosed quote there swallows the rest of
+    # the file into one cell, and only that cell can show it (see _unclosed_quote).
+    last = header[-1] if header and header.count(header[-1]) == 1 else None
+    read_headers = headers + ([last] if last and last not in headers else [])
+    arrow_encoding = "utf8" if codecs.lookup(encoding).name == "utf-8" else encoding
+    chosen = types(found, _sample_rows(sample, delimiter, header)) if types else None
+    column_types = {found[c]: t for c, t in chosen.items()} if chosen else None
+    return _Layout(found, read_headers, arrow_encoding, column_types)
+
+
+# Typed reads started ahead (`start_typed_read`), by everything that decides their result.
+_reads_ahead: dict[tuple, Future] = {}
+_reads_ahead_lock = threading.Lock()
+
+
+def _typed_read_key(path: Path, layout: _Layout, delimiter: str, newlines_in_values: bool) -> tuple:
+    stat = path.stat()  # a file rewritten since is read again
+    types = tuple(sorted((h, str(t)) for h, t in (layout.column_types or {}).items()))
+    return (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, layout.arrow_encoding, delimiter,
+            tuple(layout.read_headers), newlines_in_values, types)
+
+
+def start_typed_read(pool: Executor, path: Path, *, encoding: str, delimiter: str,
+                     wanted: dict[str, tuple[str, bool]], newlines_in_values: bool = True,
+                     source: str = "<name>", types: TypeChooser | None = None) -> None:
+    """Start on ``pool`` the typed read `read_csv` makes with the same arguments, so
+    that `read_csv` takes its result instead of parsing the file again."""
+    try:
+        layout = _layout(path, encoding, delimiter, wanted, source, types)
+        key = _typed_read_key(path, layout, delimiter, newlines_in_values)
+    except Exception:  # whatever stops it here, read_csv meets again and reports as usual
+        return
+    if layout.column_types:
+        with _reads_ahead_lock:
+            _reads_ahead[key] = pool.submit(_read_typed, path, layout.arrow_encoding, delimiter,
+                                            layout.read_headers, newlines_in_values, layout.column_types)
+
+
+def discard_reads_ahead() -> None:
+    """Forget the typed reads started ahead and not taken (the run stopped early, or a
+    file changed), cancelling those not yet begun."""
+    with _reads_ahead_lock:
+        for started in _reads_ahead.values():
+            started.cancel()
+        _reads_ahead.clear()
+
+
+def _typed_read(path: Path, layout: _Layout, delimiter: str, newlines_in_values: bool) -> pa.Table | None:
+    """`_read_typed`, or the result of the same read started ahead."""
+    try:
+        key = _typed_read_key(path, layout, delimiter, newlines_in_values)
+    except OSError:
+        key = None
+    with _reads_ahead_lock:
+        started = _reads_ahead.pop(key, None)
+    if started is not None:
+        return started.result()
+    return _read_typed(path, layout.arrow_encoding, delimiter, layout.read_headers, newlines_in_values,
+                       layout.column_types)
+
+
 def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tuple[str, bool]],
              newlines_in_values: bool = True, source: str = "<name>",
              types: TypeChooser | None = None) -> RawTable:
@@ -208,18 +288,10 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
     threaded reader; a file where any cell does not parse, or any row is
     ragged, is read again as text so each bad cell can be named.
     """
-    header, sample = read_header(path, encoding, delimiter, source)
-    found = map_columns(path, header, wanted, delimiter, source)
-    headers = list(found.values())
-    # The last column is always read: an unclosed quote there swallows the rest of
-    # the file into one cell, and only that cell can show it (see _unclosed_quote).
-    last = header[-1] if header and header.count(header[-1]) == 1 else None
-    read_headers = headers + ([last] if last and last not in headers else [])
-    arrow_encoding = "utf8" if codecs.lookup(encoding).name == "utf-8" else encoding
-    column_types = types(found, _sample_rows(sample, delimiter, header)) if types else None
-    if column_types:
-        typed = _read_typed(path, arrow_encoding, delimiter, read_headers, newlines_in_values,
-                            {found[c]: t for c, t in column_types.items()})
+    layout = _layout(path, encoding, delimiter, wanted, source, types)
+    found, read_headers, arrow_encoding = layout.found, layout.read_headers, layout.arrow_encoding
+    if layout.column_types:
+        typed = _typed_read(path, layout, delimiter, newlines_in_values)
         if typed is not None and typed.num_rows:
             lines = ConsecutiveLines(2, typed.num_rows)
             _refuse_unclosed_quote(path, typed, lines, [], encoding, delimiter)
@@ -250,6 +322,8 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
     lines = np.setdiff1d(np.arange(2, total + 2, dtype=np.int64), ragged_lines, assume_unique=True)
     lines = lines[: table.num_rows]
     _refuse_unclosed_quote(path, table, lines, ragged, encoding, delimiter)
+    import pandas as pd
+
     frame = pd.DataFrame({canonical: table.column(h).to_pandas() for canonical, h in found.items()})
     frame.index = pd.RangeIndex(len(frame))
     return RawTable(frame, lines, found, ragged)
@@ -375,6 +449,8 @@ def read_parquet(path: Path, *, wanted: dict[str, tuple[str, bool]], source: str
         converted = typed(table)
         if converted is not None and converted.num_rows:
             return RawTable(None, lines, found, [], typed=converted)
+    import pandas as pd
+
     frame = pd.DataFrame({name: _as_text(table.column(name)).to_pandas() for name in table.column_names})
     frame.index = pd.RangeIndex(len(frame))
     return RawTable(frame, lines, found, [])

@@ -1,0 +1,600 @@
+"""Source adapters: CSV exports in, validated canonical frames out.
+
+`load_sources(config)` reads every source named in DATA_CONTRACT.md §2. Each
+row that breaks a rule is left out and named (file, line, column, value,
+reason); a file that cannot be read as a table raises `DataError`.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..catalog import METRICS
+from ..config import Config, SourceConfig
+from ..errors import DataError
+from ..schema import ACTION_STATUSES, SOURCES, Column, SourceSpec
+from ..months import generated_now
+from .lookup import lookup_codes
+from .parse import parse_booleans, parse_datetimes, parse_integers, parse_numbers
+from .csvplan import plan
+from .reader import discard_reads_ahead, read_csv, read_parquet
+
+ISSUE_COLUMNS = ["file", "line", "column", "value", "reason"]
+_VALUE_CAP = 120  # characters of a bad cell kept in a report
+
+
+@dataclass
+class SourceResult:
+    """One source after reading: the accepted rows and what was left out."""
+
+    name: str
+    path: Path
+    status: str  # "read" or "absent"
+    frame: pd.DataFrame | None = None
+    rows_read: int = 0
+    issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
+    rejected: int = 0
+    note: str | None = None
+    # Rows kept but worth a look (unknown account, mixed offsets, no data rows): same columns as issues.
+    warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
+    lines: np.ndarray | None = None  # spreadsheet line of each accepted row
+    ids_in_file: pd.Index | None = None  # accounts: every account_id written, rows left out included
+    # Each accepted row's position in the accounts frame (-1: unknown), once accounts are read.
+    account_codes: np.ndarray | None = None
+    _date_range: tuple[pd.Timestamp, pd.Timestamp] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def accepted(self) -> int:
+        return 0 if self.frame is None else len(self.frame)
+
+    def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """Earliest and latest value of the source's time column (kept: two passes over 10M rows)."""
+        if self._date_range is None:
+            column = SOURCES[self.name].time_column
+            if self.frame is None or not len(self.frame) or column is None:
+                return None
+            values = self.frame[column]
+            self._date_range = values.min(), values.max()
+        return self._date_range
+
+
+@dataclass
+class Sources:
+    results: dict[str, SourceResult]
+
+    def frame(self, name: str) -> pd.DataFrame | None:
+        return self.results[name].frame
+
+    @property
+    def issues(self) -> pd.DataFrame:
+        return _concat([r.issues for r in self.results.values()])
+
+    @property
+    def warnings(self) -> pd.DataFrame:
+        return _concat([r.warnings for r in self.results.values()])
+
+    @property
+    def account_codes(self) -> dict[str, np.ndarray]:
+        return {name: r.account_codes for name, r in self.results.items() if r.account_codes is not None}
+
+    @property
+    def rejected_rows(self) -> int:
+        return sum(r.rejected for r in self.results.values())
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ISSUE_COLUMNS)
+
+
+def load_sources(config: Config) -> Sources:
+    """Read and validate every source; raises DataError for an unreadable file
+    (the first in contract order when several are)."""
+    try:
+        results = _read_all(config)
+    finally:
+        discard_reads_ahead()  # those a failed run never took: the files may change before the next
+    check_account_references(results)
+    return Sources(results)
+
+
+def _read_all(config: Config) -> dict[str, SourceResult]:
+    # Two at a time: Arrow parses without the GIL, so one file's parse overlaps another's
+    # checks. accounts.csv (small) is read meanwhile on this thread; each other source's
+    # account ids are looked up in it as soon as both are read, off the critical path.
+    accounts_read: Future[SourceResult | None] = Future()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(_read_linked, name, config, accounts_read)
+                   for name in SOURCES if name != "accounts"}
+        accounts_error = None
+        try:
+            accounts = read_source("accounts", config)
+        except DataError as exc:
+            accounts, accounts_error = None, exc
+        except BaseException as exc:  # not a user's mistake: the workers must not wait forever
+            accounts_read.set_exception(exc)
+            raise
+        accounts_read.set_result(accounts)
+        results = {}
+        for name in SOURCES:
+            if name == "accounts" and accounts_error:
+                raise accounts_error
+            results[name] = accounts if name == "accounts" else futures[name].result()
+    return results
+
+
+def _read_linked(name: str, config: Config, accounts_read: "Future[SourceResult | None]") -> SourceResult:
+    """`read_source`, plus each row's position in accounts when both have rows."""
+    result = read_source(name, config)
+    if result.frame is None or "account_id" not in result.frame:
+        return result
+    accounts = accounts_read.result()
+    if accounts is not None and accounts.frame is not None and len(accounts.frame):
+        result.account_codes = lookup_codes(result.frame["account_id"], accounts.frame["account_id"])
+    return result
+
+
+MAX_UNKNOWN_ACCOUNTS = 20  # warnings per source; the rest are summed up in one line
+
+
+def check_account_references(results: dict[str, SourceResult]) -> None:
+    """Warn (row kept) where a source names an account_id that accounts.csv lacks.
+
+    One warning per unknown id, at its first line, with how many rows name it.
+    """
+    accounts = results.get("accounts")
+    if accounts is None or accounts.frame is None or not len(accounts.frame):
+        return
+    known = pa.array(accounts.frame["account_id"], type=pa.large_string(), from_pandas=True)
+    for name, result in results.items():
+        if name == "accounts" or result.frame is None or "account_id" not in result.frame:
+            continue
+        ids = result.frame["account_id"]
+        if result.account_codes is None:  # kept: the usage metrics need the same lookup
+            result.account_codes = lookup_codes(ids, known)
+        missing = result.account_codes < 0  # unknown, or no id at all (blank where allowed)
+        if not missing.any():
+            continue
+        unknown = pd.Series(missing & ids.notna().to_numpy(), index=ids.index)
+        if not unknown.any():
+            continue
+        file = accounts.path.name
+        rows = pd.DataFrame({"id": ids[unknown].to_numpy(), "line": result.lines[unknown.to_numpy()]})
+        per_id = rows.groupby("id", sort=False)["line"].agg(["min", "size"]).sort_values("min")
+        shown = per_id.head(MAX_UNKNOWN_ACCOUNTS)
+        left_out = False
+        if accounts.ids_in_file is not None:  # Arrow's is_in: pandas' isin walks 100k+ ids in Python
+            left_out = pc.is_in(pa.array(shown.index, type=pa.large_string()),
+                                value_set=pa.array(accounts.ids_in_file, type=pa.large_string())).to_numpy(
+                                    zero_copy_only=False)
+        what = np.where(left_out, f"this account's row in {file} was left out (see its issues)",
+                        f"account_id is not in {file}")
+        effect = (f"left out of adoption, which counts only accounts in {file}" if name == "adoption"
+                  else "kept")
+        hint = np.where(left_out | (name == "adoption"), "", "; check that both exports use the same ids")
+        reasons = what + " (" + shown["size"].map(_rows_word).to_numpy() + " here): " + effect + hint
+        parts = [result.warnings, pd.DataFrame({
+            "file": result.path.name, "line": shown["min"].to_numpy(np.int64), "column": "account_id",
+            "value": shown.index.map(_cap), "reason": reasons})]
+        if len(per_id) > len(shown):
+            rest = per_id.iloc[len(shown):]
+            parts.append(pd.DataFrame({
+                "file": [result.path.name], "line": [int(rest["min"].min())], "column": ["account_id"],
+                "value": [""], "reason": [f"… and {len(rest):,} more account ids missing from {file}'s accepted rows "
+                                          f"({_rows_word(int(rest['size'].sum()))})"]}))
+        result.warnings = _concat(parts).sort_values("line", kind="stable", ignore_index=True)
+
+
+def _rows_word(n: int) -> str:
+    return f"{n:,} row" if n == 1 else f"{n:,} rows"
+
+
+def read_source(name: str, config: Config) -> SourceResult:
+    source = plan(name, config)
+    spec, path = source.spec, source.path
+    if not path.is_file():
+        if source.user_set or path.exists():
+            raise DataError(f"sources.{name}.path: file not found: {path}")
+        note = None if spec.optional else f"{path.name} not found in {path.parent}: its metrics show no data"
+        return SourceResult(name, path, "absent", note=note)
+    if source.parquet:
+        read = partial(read_parquet, path, wanted=source.wanted, source=name)
+        raw = read(typed=partial(parquet_types, spec) if name != "actions" else None)
+        return _validated(name, path, spec, raw, read, source.config, config)
+    read = partial(read_csv, path, **source.csv_options())
+    # The fast path: Arrow parses typed columns while reading; if every row then
+    # passes every rule, no cell needs naming and the text path is never taken.
+    raw = read(types=source.type_chooser())
+    return _validated(name, path, spec, raw, read, source.config, config)
+
+
+def _validated(name: str, path: Path, spec: SourceSpec, raw, read, source_config: SourceConfig,
+               config: Config) -> SourceResult:
+    """The accepted rows of ``raw``; a typed table that breaks a rule is read again as text."""
+    if raw.typed is not None:
+        frame = accept_clean(raw.typed, spec, config)
+        if frame is not None:
+            ids = pd.Index(frame["account_id"].unique()) if name == "accounts" else None
+            return SourceResult(name, path, "read", frame=frame, rows_read=len(frame), lines=raw.lines,
+                                ids_in_file=ids)
+        raw = read()
+    validator = _Validator(spec, path.name, raw.lines, raw.headers)
+    for line, text, expected, found in raw.ragged:
+        validator.add_issue_rows(np.array([line or 0]), "", _cap(text),
+                                 f"row has {found} fields, expected {expected}", count=True)
+    if not len(raw.frame) and not raw.ragged:
+        validator.warn(np.array([1]), "", "", "the file has a header but no data rows: "
+                       "metrics from it show no data")
+    frame, lines = validator.validate(raw.frame, source_config, config)
+    ids_in_file = pd.Index(raw.frame["account_id"].str.strip().unique()) if name == "accounts" else None
+    return SourceResult(
+        name, path, "read", frame=frame, rows_read=len(raw.frame) + len(raw.ragged),
+        issues=validator.issues(), rejected=validator.rejected_count,
+        warnings=validator.warnings(), lines=lines, ids_in_file=ids_in_file,
+    )
+
+
+def parquet_types(spec: SourceSpec, table: pa.Table) -> pa.Table | None:
+    """Parquet's own column types converted to the ones `accept_clean` checks, or None
+    when a column holds something else (text dates, fractional scores): the text path
+    then parses and names each cell."""
+    columns = {}
+    for column in spec.columns:
+        if column.name not in table.column_names:
+            continue
+        values = table.column(column.name)
+        kind, t = column.kind, values.type
+        if pa.types.is_dictionary(t) and kind != "text":
+            values, t = values.cast(t.value_type), t.value_type
+        if kind == "text":
+            plain = values.cast(t.value_type) if pa.types.is_dictionary(t) else values
+            values = plain.cast(pa.large_string())
+        elif kind in ("datetime", "date") and (pa.types.is_timestamp(t) or pa.types.is_date(t)):
+            values = values.cast(pa.timestamp("ns", t.tz if pa.types.is_timestamp(t) else None))
+        elif kind == "int" and pa.types.is_integer(t):
+            values = values.cast(pa.int64())
+        elif kind == "number" and (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)):
+            values = values.cast(pa.float64())
+        elif kind == "bool" and pa.types.is_boolean(t):
+            pass
+        else:
+            return None
+        columns[column.name] = values
+    return pa.table(columns)
+
+
+_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def accept_clean(table: pa.Table, spec: SourceSpec, config: Config) -> pd.DataFrame | None:
+    """The validated frame from an Arrow-typed table, or None if any row breaks a rule.
+
+    The same rules as `_Validator`, checked as whole-column aggregates: blank
+    required cells, ranges, non-finite numbers, future dates, order rules and
+    repeated ids. None sends the file down the text path, which names each row.
+    """
+    tz = config.report.timezone
+    latest = pa.scalar(_latest_allowed(tz)[1], pa.timestamp("ns"))
+    columns = {}
+    for column in spec.columns:
+        if column.name not in table.column_names:
+            continue
+        values = table.column(column.name)
+        if column.kind == "text":
+            if pa.types.is_dictionary(values.type) and _dictionaries_clean(values):
+                columns[column.name] = values  # blank cells were read as nulls
+                if not column.nullable and values.null_count:
+                    return None
+                continue
+            if pa.types.is_dictionary(values.type):  # a blank or untrimmed value: check row by row
+                values = values.cast(pa.large_string())
+            if column.multiline:  # kept exactly as written; blank means empty or only whitespace
+                blank = pc.fill_null(pc.or_(pc.equal(values, ""), pc.utf8_is_space(values)), True)
+            else:
+                values = _trimmed(values)
+                blank = pc.fill_null(pc.equal(values, ""), True)
+            if pc.any(blank).as_py():  # copying strings costs: only when some cell is blank
+                values = pc.if_else(blank, pa.scalar(None, pa.large_string()), values)
+        else:
+            if pa.types.is_timestamp(values.type) and values.type.tz is not None:
+                # wall-clock time in the report zone (a per-value zone lookup, skipped for UTC)
+                values = values.cast(pa.timestamp("ns", tz))
+                values = values.cast(pa.timestamp("ns")) if tz == "UTC" else pc.local_timestamp(values)
+            if column.kind == "date":
+                values = pc.floor_temporal(values, unit="day")
+            blank = pc.is_null(values)
+            if not _within_rules(values, column, latest):
+                return None
+        if not column.nullable and pc.any(blank).as_py():
+            return None
+        columns[column.name] = values
+    for later, earlier, _ in spec.order_rules:
+        if later in columns and earlier in columns and pc.any(pc.less(columns[later], columns[earlier])).as_py():
+            return None
+    key = [k for k in spec.unique_key if k in columns]
+    if len(key) == 1 and not _all_distinct(columns[key[0]]):
+        return None
+    frame = pa.table(columns).to_pandas(types_mapper=_PANDAS_TYPES.get)
+    if len(key) > 1 and frame.duplicated(subset=key).any():
+        return None
+    for column in spec.columns:  # absent optional columns, as the text path makes them
+        if column.name not in frame:
+            frame[column.name] = _empty(column)
+    return frame[spec.names]
+
+
+def _all_distinct(values: pa.ChunkedArray) -> bool:
+    """No value twice and none missing. By sorting and comparing neighbours: Arrow sorts
+    1M ids in a third of the time its hash table takes to count them (measured)."""
+    if values.null_count:
+        return False
+    ordered = pc.take(values, pc.sort_indices(values))
+    return len(ordered) < 2 or not pc.any(pc.equal(ordered[1:], ordered[:-1])).as_py()
+
+
+def _dictionaries_clean(values: pa.ChunkedArray) -> bool:
+    """Whether every dictionary value of a dictionary-encoded text column is already
+    trimmed and not blank, so each row's value is as the text path would keep it."""
+    for chunk in values.chunks:
+        words = chunk.dictionary
+        if len(words) and (_may_need_trim(words) or pc.any(pc.equal(words, "")).as_py()):
+            return False
+    return True
+
+
+def _trimmed(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Text without surrounding whitespace. Chunk by chunk, and a chunk with nothing
+    to trim is kept as it is: a 10M-row id column is not copied just to be checked."""
+    chunks = [pc.utf8_trim_whitespace(chunk) if _may_need_trim(chunk) else chunk for chunk in values.chunks]
+    return pa.chunked_array(chunks, type=values.type)
+
+
+# First or last bytes that may be (part of) whitespace: ASCII space, tab, line breaks,
+# and any non-ASCII byte (Unicode spaces such as U+00A0 are trimmed too).
+_MAYBE_SPACE = np.zeros(256, dtype=bool)
+_MAYBE_SPACE[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20]] = True
+_MAYBE_SPACE[0x80:] = True
+
+
+def _may_need_trim(chunk: pa.Array) -> bool:
+    """Whether any string in ``chunk`` starts or ends with a byte that may be whitespace.
+
+    Looks only at each string's first and last byte, straight from Arrow's buffers:
+    trimming 10M ids to compare them with themselves costs several times as much.
+    """
+    if chunk.type != pa.large_string() or not len(chunk):
+        return len(chunk) > 0
+    _, offsets, data = chunk.buffers()
+    if data is None or not data.size:
+        return False  # only empty strings and nulls
+    text = np.frombuffer(data, dtype=np.uint8)
+    bounds = np.frombuffer(offsets, dtype=np.int64)[chunk.offset:chunk.offset + len(chunk) + 1]
+    # An empty string's "first byte" is the next string's first and its "last byte" the
+    # previous string's last (or the buffer's end): bytes checked anyway, so no masking.
+    first = text.take(bounds[:-1], mode="clip")
+    last = text.take(bounds[1:] - 1, mode="clip")
+    return bool(_MAYBE_SPACE[first].any() or _MAYBE_SPACE[last].any())
+
+
+def _latest_allowed(tz: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(now, the latest date a row may carry) as naive report-zone times.
+
+    A day's grace: an export's clock or zone may run a little ahead of ours.
+    """
+    now = pd.Timestamp(generated_now(tz).replace(tzinfo=None))
+    return now, now + pd.Timedelta(days=1)
+
+
+def _within_rules(values: pa.ChunkedArray, column: Column, latest: pa.Scalar) -> bool:
+    if column.kind in ("datetime", "date"):
+        newest = pc.max(values)
+        return column.future_ok or not newest.is_valid or pc.less_equal(newest, latest).as_py()
+    if column.kind in ("int", "number"):
+        if column.kind == "number" and pc.any(pc.invert(pc.is_finite(values))).as_py():
+            return False
+        bounds = pc.min_max(values)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        if low is not None and column.low is not None and low < column.low:
+            return False
+        if high is not None and column.high is not None and high > column.high:
+            return False
+    return True
+
+
+def _cap(text: str) -> str:
+    text = str(text)
+    return text if len(text) <= _VALUE_CAP else text[:_VALUE_CAP] + "…"
+
+
+class _Validator:
+    """Collects rejected cells of one file, vectorised per column."""
+
+    def __init__(self, spec: SourceSpec, file: str, lines: np.ndarray, headers: dict[str, str]):
+        self.spec, self.file, self.lines, self.headers = spec, file, lines, headers
+        self._parts: list[pd.DataFrame] = []
+        self._warning_parts: list[pd.DataFrame] = []
+        self.rejected_count = 0
+
+    def _rows(self, lines: np.ndarray, column: str, values, reason) -> pd.DataFrame:
+        return pd.DataFrame({"file": self.file, "line": lines.astype(np.int64), "column": column,
+                             "value": values, "reason": reason})
+
+    def add_issue_rows(self, lines: np.ndarray, column: str, values, reason, count: bool = False):
+        if not len(lines):
+            return
+        self._parts.append(self._rows(lines, column, values, reason))
+        if count:
+            self.rejected_count += len(lines)
+
+    def warn(self, lines: np.ndarray, column: str, values, reason) -> None:
+        self._warning_parts.append(self._rows(lines, column, values, reason))
+
+    def issues(self) -> pd.DataFrame:
+        return _concat(self._parts).sort_values("line", kind="stable", ignore_index=True)
+
+    def warnings(self) -> pd.DataFrame:
+        return _concat(self._warning_parts).sort_values("line", kind="stable", ignore_index=True)
+
+    def _flag(self, bad: pd.Series, frame: pd.DataFrame, column: str, reason: str) -> None:
+        if bad.any():
+            values = frame.loc[bad, column].map(_cap) if column in frame else ""
+            self.add_issue_rows(self.lines[bad.to_numpy()], column, values, reason)
+
+    def validate(self, text: pd.DataFrame, source: SourceConfig, config: Config) -> tuple[pd.DataFrame, np.ndarray]:
+        """The accepted rows, typed, and the spreadsheet line of each."""
+        tz = config.report.timezone
+        run_date, latest = _latest_allowed(tz)
+        out = pd.DataFrame(index=text.index)
+        rejected = pd.Series(False, index=text.index)
+        for column in self.spec.columns:
+            if column.name not in text:
+                out[column.name] = _empty(column)
+                continue
+            raw = text[column.name]
+            # Free text is kept exactly as written; everything else is trimmed.
+            cell = raw if column.multiline else raw.str.strip()
+            blank = (cell.str.strip() if column.multiline else cell) == ""
+            if not column.nullable:
+                self._flag(blank, text, column.name, f"{column.name} is required but blank")
+                rejected |= blank
+            value, bad, mixed = _convert(column, cell, blank, source, tz)
+            comma = bad & _looks_like_decimal_comma(column, cell, source)
+            self._flag(comma, text, column.name, _expectation(column, source) + _COMMA_HINT.format(self.spec.name))
+            self._flag(bad & ~comma, text, column.name, _expectation(column, source))
+            rejected |= bad
+            if column.kind in ("date", "datetime"):
+                if not column.future_ok:
+                    future = (value > latest) & ~rejected
+                    self._flag(future, text, column.name,
+                               f"{column.name} is in the future (this ran on {run_date:%Y-%m-%d})")
+                    rejected |= future
+                if mixed is not None:
+                    self._warn_mixed_offsets(mixed[~blank & ~rejected], cell, column.name, tz)
+            out[column.name] = value
+
+        rejected |= self._row_rules(out, text, rejected, config)
+        self.rejected_count += int(rejected.sum())
+        kept = out[~rejected]
+        kept_lines = self.lines[~rejected.to_numpy()]
+        kept, kept_lines = self._dedupe(kept, kept_lines, text)
+        return kept.reset_index(drop=True), kept_lines
+
+    def _warn_mixed_offsets(self, offset: pd.Series, cells: pd.Series, column: str, tz: str) -> None:
+        """Naive and offset timestamps in one column: legal (§1), but usually an export mix-up."""
+        naive = int((~offset).sum())
+        if naive and naive < len(offset):
+            first = offset.index[~offset.to_numpy()][0]
+            self.warn(self.lines[[first]], column, [_cap(cells[first])],
+                      f"{naive:,} of {len(offset):,} {column} values have no UTC offset while the rest do; "
+                      f"those were read as {tz} time")
+
+    def _row_rules(self, out, text, rejected, config) -> pd.Series:
+        bad_any = pd.Series(False, index=out.index)
+        for later, earlier, reason in self.spec.order_rules:
+            bad = (out[later] < out[earlier]) & ~rejected
+            self._flag(bad, text, later, reason)
+            bad_any |= bad
+        if self.spec.name == "actions":
+            functions = config.report.functions
+            rules = [
+                ("owner", ~out["owner"].isin(functions),
+                 f"owner must be one of the configured functions ({', '.join(functions)})"),
+                ("status", ~out["status"].str.lower().isin(ACTION_STATUSES),
+                 "status must be open, done or dropped"),
+                ("metric", out["metric"].notna() & ~out["metric"].isin(list(METRICS)),
+                 "metric must be blank or a metric key (e.g. nps, closure_time)"),
+            ]
+            for column, bad, reason in rules:
+                bad = bad & ~rejected & ~bad_any
+                self._flag(bad, text, column, reason)
+                bad_any |= bad
+            out["status"] = out["status"].str.lower()
+        return bad_any
+
+    def _dedupe(self, kept: pd.DataFrame, kept_lines: np.ndarray, text: pd.DataFrame):
+        """The last row of each unique key wins; earlier ones are named, copies told from conflicts."""
+        key = list(self.spec.unique_key)
+        if not key or not len(kept):
+            return kept, kept_lines
+        superseded = kept.duplicated(subset=key, keep="last")
+        if superseded.any():
+            groups = pd.Series(np.arange(len(kept)), index=kept.index).groupby([kept[k] for k in key], sort=False)
+            winner_pos = groups.transform("last")[superseded].to_numpy()
+            losers = kept[superseded].reset_index(drop=True)
+            winners = kept.iloc[winner_pos].reset_index(drop=True)
+            same = ((losers == winners).fillna(False) | (losers.isna() & winners.isna())).all(axis=1)
+            winner_lines = pd.Series(kept_lines[winner_pos]).astype(str)
+            what = "+".join(key)
+            reasons = np.where(
+                same, "exact copy of the row at line " + winner_lines + ": counted once",
+                f"same {what} as line " + winner_lines + " with different values: the row at line "
+                + winner_lines + " wins")
+            lines = kept_lines[superseded.to_numpy()]
+            self.add_issue_rows(lines, key[0], kept.loc[superseded, key[0]].map(_cap).to_numpy(), reasons)
+            self.rejected_count += int(superseded.sum())
+        return kept[~superseded], kept_lines[~superseded.to_numpy()]
+
+
+def _empty(column: Column) -> pd.Series | object:
+    return {"datetime": pd.NaT, "date": pd.NaT, "int": np.nan, "number": np.nan,
+            "bool": pd.NA}.get(column.kind, None)
+
+
+def _convert(column: Column, cell: pd.Series, blank: pd.Series, source: SourceConfig, tz: str):
+    """(typed values, bad mask) for one column; blank cells are never 'bad' here."""
+    kind = column.kind
+    mixed = None  # datetimes: which had an offset, when naive and offset values are mixed
+    if kind == "text":
+        return cell.where(~blank, None), pd.Series(False, index=cell.index), mixed
+    if kind in ("datetime", "date"):
+        value, mixed = parse_datetimes(cell.where(~blank, ""), tz, source.date_format)
+        if kind == "date":
+            value = value.dt.normalize()
+    elif kind == "int" or kind == "number":
+        parse = parse_integers if kind == "int" else parse_numbers
+        value = parse(cell.where(~blank, ""), source.decimal)
+        inside = value.notna()
+        if column.low is not None:
+            inside &= value >= column.low
+        if column.high is not None:
+            inside &= value <= column.high
+        value = value.where(inside)
+        if kind == "int":
+            value = value.astype("Int64")
+    else:  # bool
+        value = parse_booleans(cell)
+    bad = value.isna() & ~blank
+    return value, bad, mixed
+
+
+_COMMA_HINT = '; this looks like a decimal comma: set decimal = "," under [sources.{}]'
+
+
+def _looks_like_decimal_comma(column: Column, cell: pd.Series, source: SourceConfig) -> pd.Series:
+    if column.kind not in ("int", "number") or source.decimal == ",":
+        return pd.Series(False, index=cell.index)
+    return cell.str.fullmatch(r"-?\d+,\d{1,2}", na=False) & ~cell.str.fullmatch(r"-?\d{1,3},\d{3}", na=False)
+
+
+def _expectation(column: Column, source: SourceConfig) -> str:
+    name = column.name
+    if column.kind in ("datetime", "date"):
+        if source.date_format:
+            return f"{name} must be a date as {source.date_format} or ISO 8601"
+        return (f"{name} must be an ISO 8601 date{' or datetime' if column.kind == 'datetime' else ''} "
+                "(e.g. 2026-10-31); set date_format in config for other forms")
+    if column.kind == "int":
+        return f"{name} must be a whole number {column.low:g}..{column.high:g}"
+    if column.kind == "number":
+        low = f" >= {column.low:g}" if column.low is not None else ""
+        sep = "decimal comma" if source.decimal == "," else "decimal point"
+        return f"{name} must be a plain number{low} (with a {sep}, no currency or thousands marks)"
+    return f"{name} must be true/false, yes/no, y/n or 1/0"

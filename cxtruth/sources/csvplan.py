@@ -1,0 +1,110 @@
+"""How each source's file is to be read, decided from config and the file's first
+64 KiB alone: path, mapped columns, reader options and the Arrow types of the
+fast path. pyarrow only, no pandas, so the command line can start the big
+reads first (`read_ahead`) and import pandas while Arrow parses.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import pyarrow as pa
+
+from ..config import Config, SourceConfig
+from ..schema import SOURCES, SourceSpec, source_spec
+from . import reader
+
+# A time of day followed by a UTC offset: ...14:05Z, ...14:05:00+02, +0200, +02:00.
+# (The time is required so the "-31" of a plain date is not read as an offset.)
+OFFSET_RE = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    name: str
+    spec: SourceSpec
+    config: SourceConfig
+    path: Path
+    user_set: bool  # the path is in config.toml, so a missing file is an error
+    wanted: dict[str, tuple[str, bool]]  # canonical -> (header in config, required)
+
+    @property
+    def parquet(self) -> bool:
+        return self.path.suffix.lower() == ".parquet"
+
+    @property
+    def typed_first(self) -> bool:
+        """Whether Arrow parses typed columns first. Options Arrow lacks (decimal comma,
+        date formats) and the free-form actions file go straight to the text path."""
+        return self.name != "actions" and self.config.decimal == "." and not self.config.date_format
+
+    def csv_options(self) -> dict:
+        """`reader.read_csv`'s keyword arguments, types aside."""
+        return dict(
+            encoding=self.config.encoding,
+            delimiter=self.config.delimiter,
+            wanted=self.wanted,
+            # Only free text holds line breaks; the reader retries properly if another column does.
+            newlines_in_values=any(c.multiline for c in self.spec.columns),
+            source=self.name,
+        )
+
+    def type_chooser(self):
+        """`reader.read_csv`'s ``types``: None sends the file to the text path."""
+        return partial(arrow_types, self.spec) if self.typed_first else None
+
+
+def plan(name: str, config: Config) -> SourcePlan:
+    source_config: SourceConfig = getattr(config.sources, name)
+    checklist = getattr(source_config, "checklist", ())
+    spec = source_spec(name, checklist) if name == "handoffs" else SOURCES[name]
+    path, user_set = config.source_path(name)
+    wanted = {c.name: (source_config.columns.get(c.name, c.name), c.required) for c in spec.columns}
+    return SourcePlan(name, spec, source_config, path, user_set, wanted)
+
+
+def arrow_types(spec: SourceSpec, found: dict[str, str], sample: dict[str, list[str]]):
+    """Arrow types for the typed columns of ``spec``, judged from sample rows; None when a
+    datetime column mixes naive and offset values (only the text path handles that)."""
+    types = {}
+    for column in spec.columns:
+        if column.name not in found:
+            continue
+        if column.kind == "text":
+            # Plain strings, except where a column holds a handful of values: dictionary-
+            # encoding ids while parsing cost more CPU than the one hash lookup the usage
+            # metrics do later, but feature names encode cheaply (docs/performance.md).
+            if column.few_values:
+                types[column.name] = pa.dictionary(pa.int32(), pa.large_string())
+            continue
+        if column.kind in ("datetime", "date"):
+            values = [v.strip() for v in sample.get(found[column.name], []) if v.strip()]
+            offsets = {bool(OFFSET_RE.search(v)) for v in values}
+            if len(offsets) > 1:
+                return None
+            types[column.name] = pa.timestamp("ns", "UTC") if offsets == {True} else pa.timestamp("ns")
+        else:
+            types[column.name] = {"int": pa.int64(), "number": pa.float64(), "bool": pa.bool_()}[column.kind]
+    return types
+
+
+def read_ahead(config: Config) -> None:
+    """Start the typed read of every CSV export that takes the fast path, three at a
+    time (as `load_sources` reads them), and return at once.
+
+    `load_sources` then takes each parsed table instead of reading the file again,
+    if the file and its reading are unchanged. A file that cannot be read this way
+    is simply not read ahead: `load_sources` says why, as it always does.
+    """
+    plans = [plan(name, config) for name in SOURCES]
+    plans = [p for p in plans if p.typed_first and not p.parquet and p.path.is_file()]
+    if not plans:
+        return
+    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="read-ahead")
+    for p in plans:
+        reader.start_typed_read(pool, p.path, **p.csv_options(), types=p.type_chooser())
+    pool.shutdown(wait=False)  # its threads end when their reads do
