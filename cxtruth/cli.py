@@ -52,9 +52,9 @@ def _load(config_path):
 
 
 def _report(config_path, month):
+    config, sources = _load(config_path)  # first: it starts reading before pandas is imported
     from .agenda import build_report
 
-    config, sources = _load(config_path)
     month = month or Month.last_complete(config.report.timezone)
     return config, build_report(config, sources, month)
 
@@ -119,10 +119,10 @@ def render(month, config_path, out, fmt, email, force, dry_run, strict):
 @click.option("--json", "as_json", is_flag=True, help="Print the DATA_CONTRACT §5 JSON document.")
 def metrics(month, config_path, as_json):
     """Compute the month's metrics and print them (a table, or JSON with --json)."""
+    _, report = _report(config_path, month)
     from .agenda import metrics_json  # not from render: the metrics command needs no Jinja
     from .formatting import fmt_change, fmt_value
 
-    _, report = _report(config_path, month)
     if as_json:
         click.echo(metrics_json(report), nl=False)
         return

@@ -73,3 +73,23 @@ def test_the_command_asks_for_small_pages():
     output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert "cxtruth, version" in output
     assert "THP disabled: 1" in output
+
+
+@pytest.mark.parametrize("command", [["metrics", "--json"], ["render", "--format", "html"], ["actions"]])
+def test_commands_start_reading_before_pandas_is_imported(command, handcalc, tmp_path):
+    # Decision 37: the exports are parsed while pandas is imported, so read_ahead must come first.
+    script = (
+        "import sys\n"
+        "import cxtruth.sources.csvplan as csvplan\n"
+        "real = csvplan.read_ahead\n"
+        "def spy(config):\n"
+        "    print('pandas imported before reading:', 'pandas' in sys.modules, file=sys.stderr)\n"
+        "    real(config)\n"
+        "csvplan.read_ahead = spy\n"
+        "from cxtruth.cli import main\n"
+        f"sys.argv = ['cxtruth', *{command!r}, '--month', '2026-10', '--config', {str(handcalc)!r}]\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "pandas imported before reading: False" in done.stderr
