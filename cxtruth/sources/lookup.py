@@ -38,9 +38,11 @@ def lookup_codes(values: pd.Series, universe) -> np.ndarray:
     codes = np.empty(len(array), dtype=np.int32)  # int32: half the memory of int64
     starts = np.cumsum([0] + [len(c) for c in chunks])
     table = FixedWidthIds.of(value_set)
-    pieces = [(chunk, codes[start:start + len(chunk)]) for chunk, start in zip(chunks, starts)]
-    if table is not None and all(table.accepts(chunk) for chunk in chunks):
-        look_up = table.look_up
+    # Each chunk viewed as a byte matrix once: None for an empty chunk, or one with blanks or mixed lengths.
+    matrices = [_fixed_width_bytes(chunk) for chunk in chunks] if table is not None else []
+    if table is not None and all(rows is not None or not len(c) for rows, c in zip(matrices, chunks)):
+        look_up = table.look_up_rows
+        pieces = [(rows, codes[start:start + len(c)]) for rows, c, start in zip(matrices, chunks, starts)]
     else:
         # Arrow rebuilds its hash table on every call: two calls, not one per chunk.
         half = (len(array) + 1) // 2
@@ -104,12 +106,12 @@ class FixedWidthIds:
         words = [np.ascontiguousarray(w) for w in _words(rows)] if rows.shape[1] > _WORD else []
         return cls(rows.shape[1], index, words)
 
-    def accepts(self, chunk: pa.Array) -> bool:
-        """Whether ``look_up`` can answer for this chunk (empty and all-absent ones included)."""
-        return not len(chunk) or _fixed_width_bytes(chunk) is not None
-
     def look_up(self, chunk: pa.Array, out: np.ndarray) -> None:
-        rows = _fixed_width_bytes(chunk) if len(chunk) else None
+        self.look_up_rows(_fixed_width_bytes(chunk), out)
+
+    def look_up_rows(self, rows: np.ndarray | None, out: np.ndarray) -> None:
+        """``out[i]``: the position of row i's id, or -1. ``rows`` from `_fixed_width_bytes`;
+        None (no rows, or not all of one width) answers -1 for all."""
         if rows is None or rows.shape[1] != self.width:  # another length: equal to no id here
             out[:] = -1
             return
