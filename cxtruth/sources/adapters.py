@@ -46,7 +46,8 @@ class SourceResult:
     # Rows kept but worth a look (unknown account, mixed offsets, no data rows): same columns as issues.
     warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
     lines: np.ndarray | None = None  # spreadsheet line of each accepted row
-    ids_in_file: pd.Index | None = None  # accounts: every account_id written, rows left out included
+    # accounts with rows left out: every account_id written, theirs included (None: no row left out)
+    ids_in_file: pd.Index | None = None
     # Each accepted row's position in the accounts frame (-1: unknown), once accounts are read.
     account_codes: np.ndarray | None = None
     _date_range: tuple[pd.Timestamp, pd.Timestamp] | None = field(default=None, repr=False, compare=False)
@@ -163,11 +164,15 @@ def check_account_references(results: dict[str, SourceResult]) -> None:
         missing = result.account_codes < 0  # unknown, or no id at all (blank where allowed)
         if not missing.any():
             continue
-        unknown = pd.Series(missing & ids.notna().to_numpy(), index=ids.index)
+        values = pa.array(ids, type=pa.large_string(), from_pandas=True)
+        unknown = missing & values.is_valid().to_numpy(zero_copy_only=False) if values.null_count else missing
         if not unknown.any():
             continue
         file = accounts.path.name
-        rows = pd.DataFrame({"id": ids[unknown].to_numpy(), "line": result.lines[unknown.to_numpy()]})
+        # Arrow's filter, chunk by chunk: `ids[mask]` takes by position, and a take from a
+        # chunked string column first copies every chunk into one (528 MB for 12M UUIDs).
+        named = values.filter(pa.array(unknown))
+        rows = pd.DataFrame({"id": named.to_numpy(zero_copy_only=False), "line": result.lines[unknown]})
         per_id = rows.groupby("id", sort=False)["line"].agg(["min", "size"]).sort_values("min")
         shown = per_id.head(MAX_UNKNOWN_ACCOUNTS)
         left_out = False
@@ -222,9 +227,7 @@ def _validated(name: str, path: Path, spec: SourceSpec, raw, read, source_config
     if raw.typed is not None:
         frame = accept_clean(raw.typed, spec, config)
         if frame is not None:
-            ids = pd.Index(frame["account_id"].unique()) if name == "accounts" else None
-            return SourceResult(name, path, "read", frame=frame, rows_read=len(frame), lines=raw.lines,
-                                ids_in_file=ids)
+            return SourceResult(name, path, "read", frame=frame, rows_read=len(frame), lines=raw.lines)
         raw = read()
     validator = _Validator(spec, path.name, raw.lines, raw.headers)
     for line, text, expected, found in raw.ragged:
@@ -234,7 +237,9 @@ def _validated(name: str, path: Path, spec: SourceSpec, raw, read, source_config
         validator.warn(np.array([1]), "", "", "the file has a header but no data rows: "
                        "metrics from it show no data")
     frame, lines = validator.validate(raw.frame, source_config, config)
-    ids_in_file = pd.Index(raw.frame["account_id"].str.strip().unique()) if name == "accounts" else None
+    ids_in_file = None
+    if name == "accounts" and len(frame) < len(raw.frame):
+        ids_in_file = pd.Index(raw.frame["account_id"].str.strip().unique())
     return SourceResult(
         name, path, "read", frame=frame, rows_read=len(raw.frame) + len(raw.ragged),
         issues=validator.issues(), rejected=validator.rejected_count,
@@ -357,18 +362,13 @@ def _trimmed(values: pa.ChunkedArray) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, type=values.type)
 
 
-# First or last bytes that may be (part of) whitespace: ASCII space, tab, line breaks,
-# and any non-ASCII byte (Unicode spaces such as U+00A0 are trimmed too).
-_MAYBE_SPACE = np.zeros(256, dtype=bool)
-_MAYBE_SPACE[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20]] = True
-_MAYBE_SPACE[0x80:] = True
-
-
 def _may_need_trim(chunk: pa.Array) -> bool:
     """Whether any string in ``chunk`` starts or ends with a byte that may be whitespace.
 
     Looks only at each string's first and last byte, straight from Arrow's buffers:
     trimming 10M ids to compare them with themselves costs several times as much.
+    "May be": any byte below "!" (spaces, tabs, line breaks, other control bytes) or
+    not ASCII (Unicode spaces such as U+00A0), so a false alarm only costs a trim.
     """
     if chunk.type != pa.large_string() or not len(chunk):
         return len(chunk) > 0
@@ -379,9 +379,11 @@ def _may_need_trim(chunk: pa.Array) -> bool:
     bounds = np.frombuffer(offsets, dtype=np.int64)[chunk.offset:chunk.offset + len(chunk) + 1]
     # An empty string's "first byte" is the next string's first and its "last byte" the
     # previous string's last (or the buffer's end): bytes checked anyway, so no masking.
-    first = text.take(bounds[:-1], mode="clip")
-    last = text.take(bounds[1:] - 1, mode="clip")
-    return bool(_MAYBE_SPACE[first].any() or _MAYBE_SPACE[last].any())
+    for ends in (text.take(bounds[:-1], mode="clip"), text.take(bounds[1:] - 1, mode="clip")):
+        ends -= 0x21  # wraps around: below "!" becomes 0xDF and up, 0x80 and up becomes 0x5F and up
+        if (ends >= 0x80 - 0x21).any():
+            return True
+    return False
 
 
 def _latest_allowed(tz: str) -> tuple[pd.Timestamp, pd.Timestamp]:
