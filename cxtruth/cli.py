@@ -6,6 +6,7 @@ code (README, "Exit codes"), never a traceback.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -248,6 +249,10 @@ def main(argv: list[str] | None = None) -> None:
     # the cores Arrow and numpy need (0.2 s of CPU per run on 2 cores, measured).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     small_pages_only()
+    # Importing pandas and pyarrow allocates hundreds of thousands of objects that live
+    # until exit; at the default threshold (700 new objects) the collector ran 209 times
+    # in a `metrics` run (0.12 s), now 25 (0.06 s). Cycles are still collected.
+    gc.set_threshold(100_000, 50, 50)
     cli.main(args=argv, prog_name="cxtruth")
 
 

@@ -48,6 +48,8 @@ def _never_if_missing(stamps: np.ndarray) -> np.ndarray:
 
 def _labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes (-1 for missing) and the sorted labels they index."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # read dictionary-encoded: its order is first seen
+        values = values.cat.reorder_categories(sorted(values.cat.categories))
     codes, labels = pd.factorize(values, sort=True)
     return codes.astype(np.int64), [str(label) for label in labels]
 
@@ -305,6 +307,9 @@ class _EventReduction:
             # time to value: the earliest value-feature event on or after the account's start
             start = start_of[account]
             value = inputs.value_of_kind[kind] & (at >= start)
+            # Only an event earlier than the account's first value so far can change it: after
+            # the first blocks that is few, and `minimum.at` costs per row (-0.09 s on 12M events).
+            value &= at < first_value.take(account, mode="wrap")  # -1 (unknown): value is False already
             np.minimum.at(first_value, account[value], at[value])  # unbuffered: repeats count
             # onboarding: distinct days since start_date (a midnight, so whole days are calendar days)
             day = at - start

@@ -22,8 +22,8 @@ class Column:
     high: float | None = None
     multiline: bool = False  # free text that may hold quoted newlines
     future_ok: bool = False  # a date after the run is normal (a due date), not an error
-    # Text with a handful of distinct values in millions of rows (feature names): the
-    # fast path reads it dictionary-encoded, one small integer per row.
+    # Text with a handful of distinct values in millions of rows (feature names, segments):
+    # the fast path reads it dictionary-encoded, one small integer per row.
     few_values: bool = False
 
 
@@ -61,7 +61,7 @@ SOURCES: dict[str, SourceSpec] = {
             Column("responded_at", "datetime"),
             Column("score", "int", low=0, high=10),
             Column("comment", "text", required=False, nullable=True, multiline=True),
-            Column("segment", "text", required=False, nullable=True),
+            Column("segment", "text", required=False, nullable=True, few_values=True),
         ),
         unique_key=("response_id",),
         time_column="responded_at",
@@ -70,7 +70,7 @@ SOURCES: dict[str, SourceSpec] = {
         "accounts",
         (
             Column("account_id", "text"),
-            Column("segment", "text", required=False, nullable=True),
+            Column("segment", "text", required=False, nullable=True, few_values=True),
             # CRMs carry signed-but-not-started contracts and notice already given.
             Column("start_date", "date", future_ok=True),
             Column("churn_date", "date", required=False, nullable=True, future_ok=True),

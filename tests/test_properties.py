@@ -211,6 +211,21 @@ def test_lookup_codes_are_positions_in_the_universe(values, universe, split, blo
     assert codes.tolist() == expected and codes.dtype == "int32"
 
 
+@SETTINGS
+@given(values=st.lists(st.one_of(st.lists(st.sampled_from(_SHORT_IDS), max_size=4),  # chunks of one width
+                                 st.lists(st.sampled_from(_LONG_IDS), min_size=1, max_size=4),
+                                 st.lists(_ANY_IDS, max_size=4)), max_size=3))
+@example(values=[["0123456789abcdef0123"], ["01234567_9abcdef0123", "0123456789abcdef0123"]])
+def test_the_repeated_id_check_agrees_with_counting(values):
+    import pyarrow as pa
+
+    from cxtruth.sources.adapters import _all_distinct
+
+    flat = [v for chunk in values for v in chunk]
+    column = pa.chunked_array(values, type=pa.large_string())
+    assert _all_distinct(column) == (None not in flat and len(set(flat)) == len(flat))
+
+
 def test_a_shared_key_is_not_taken_for_a_match():
     import pyarrow as pa
 

