@@ -189,10 +189,10 @@ _ANY_IDS = st.one_of(st.none(), st.sampled_from(_SHORT_IDS + _LONG_IDS + ["ab", 
                                  st.lists(_ANY_IDS, max_size=15)), max_size=3),
        universe=st.one_of(st.lists(st.sampled_from(_LONG_IDS), unique=True, min_size=1, max_size=2),
                           st.lists(st.sampled_from(_SHORT_IDS + _LONG_IDS), unique=True, max_size=5)),
-       split=st.booleans(), block=st.sampled_from([1, 2, 3, 1 << 15]))
+       split=st.booleans(), block=st.sampled_from([1, 2, 3, 1 << 15]), slots_per_id=st.sampled_from([0, 16]))
 @example(values=[["01234567_9abcdef0123", "0123456789abcdef0123"]], universe=["0123456789abcdef0123"], split=False,
-         block=1 << 15)
-def test_lookup_codes_are_positions_in_the_universe(values, universe, split, block):
+         block=1 << 15, slots_per_id=16)
+def test_lookup_codes_are_positions_in_the_universe(values, universe, split, block, slots_per_id):
     import pyarrow as pa
 
     from cxtruth.sources import lookup
@@ -201,13 +201,14 @@ def test_lookup_codes_are_positions_in_the_universe(values, universe, split, blo
     expected = [universe.index(v) if v in universe else -1 for v in flat]
     # As the reader leaves them: one Arrow chunk per block read.
     column = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(values, type=pa.large_string())))
-    limit, rows_at_a_time = lookup.PARALLEL_LOOKUP, lookup._BLOCK
-    lookup.PARALLEL_LOOKUP = 0 if split else limit  # 0: every lookup in two threads
+    saved = lookup.PARALLEL_LOOKUP, lookup._BLOCK, lookup._SLOTS_PER_ID
+    lookup.PARALLEL_LOOKUP = 0 if split else saved[0]  # 0: every lookup in two threads
     lookup._BLOCK = block  # small: a chunk is looked up in several blocks
+    lookup._SLOTS_PER_ID = slots_per_id  # 0: a table of 2 slots, so ids share slots and rows land on others'
     try:
         codes = lookup.lookup_codes(column, universe)
     finally:
-        lookup.PARALLEL_LOOKUP, lookup._BLOCK = limit, rows_at_a_time
+        lookup.PARALLEL_LOOKUP, lookup._BLOCK, lookup._SLOTS_PER_ID = saved
     assert codes.tolist() == expected and codes.dtype == "int32"
 
 

@@ -4,8 +4,8 @@ Two ways, same answer. Ids that all have one length (UUIDs, "A000123") are
 looked up through a 64-bit integer key, then every byte is compared with the
 id the key found; anything else goes to Arrow's hash lookup (`index_in`).
 The first is there because on 12M 36-character ids Arrow hashes and compares
-each string (1.1–2.0 s of CPU) while the integer key costs 0.6–0.9 s
-(docs/performance.md, round six).
+each string (1.1–2.0 s of CPU) while the integer key costs 0.5 s
+(docs/performance.md, rounds six and seven).
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ PARALLEL_LOOKUP = 2_000_000
 _WORD = 8  # bytes per 64-bit word
 _BLOCK = 1 << 15  # rows looked up at a time: their temporaries stay in the CPU's cache
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd constant: the last word's bits spread over the key
+_SPREAD = np.uint64(0xD6E8FEB86659FD93)  # another: every bit of the key spread over its top bits
+_SLOTS_PER_ID = 16
+_MAX_SLOT_BITS = 24  # at most 16M slots (64 MB), for a million accounts
+_SHARED = -2  # a slot two ids share
 
 
 def lookup_codes(values: pd.Series, universe) -> np.ndarray:
@@ -95,26 +99,45 @@ def _words(rows: np.ndarray) -> list[np.ndarray]:
 class FixedWidthIds:
     """Distinct ids of one width, indexed by a 64-bit key made from their bytes.
 
-    Ids of up to 8 bytes are their own key (zero-padded), so a key match is an id
-    match. Longer ids are keyed by their first and last words; several ids may
-    share a key, so a key that finds an account is kept only if every word of
-    the two ids is equal. A key shared by two accounts sends the whole lookup to
-    Arrow, so a key can never pick the wrong one.
+    Ids of up to 8 bytes are their own key (zero-padded). Longer ids are keyed by
+    their first and last words, so several ids may share a key: a key shared by
+    two accounts sends the whole lookup to Arrow, so a key can never pick the
+    wrong one.
+
+    A key is looked up in a table of about 16 slots per id, at the slot its top
+    bits name: a numpy gather, where pandas' hash table cost 40 ns a key (12M
+    keys: 0.45 s). Rows whose slot two ids share ask pandas' hash index instead
+    (1 id in 16 shares one). Either way the id found is then compared with the
+    row's byte for byte (its key, for ids of up to 8 bytes), so a row whose slot
+    holds another id is not a match.
     """
 
-    def __init__(self, index: pd.Index, rows: np.ndarray):
-        self.index, self.rows = index, rows  # rows: the ids as an (ids, width) byte matrix
+    def __init__(self, keys: np.ndarray, index: pd.Index, rows: np.ndarray):
+        self.keys, self.index, self.rows = keys, index, rows  # rows: the ids as an (ids, width) byte matrix
         self.width = rows.shape[1]
+        bits = min(max(int(len(keys) * _SLOTS_PER_ID - 1).bit_length(), 1), _MAX_SLOT_BITS)
+        self.shift = np.uint64(64 - bits)
+        self.slots = np.full(1 << bits, -1, dtype=np.int32)
+        slot = self._slot(keys)
+        self.slots[slot] = np.arange(len(keys), dtype=np.int32)
+        ordered = np.sort(slot)
+        self.slots[ordered[1:][ordered[1:] == ordered[:-1]]] = _SHARED
 
     @classmethod
     def of(cls, value_set: pa.Array) -> "FixedWidthIds | None":
         rows = _fixed_width_bytes(value_set)
         if rows is None:
             return None
-        index = pd.Index(_key(rows), copy=False)
+        keys = _key(rows)
+        index = pd.Index(keys, copy=False)
         if not index.is_unique:
             return None
-        return cls(index, np.ascontiguousarray(rows))
+        return cls(keys, index, np.ascontiguousarray(rows))
+
+    def _slot(self, keys: np.ndarray) -> np.ndarray:
+        spread = keys * _SPREAD
+        spread >>= self.shift
+        return spread.view(np.int64)  # below 2**bits: the same number as a signed index
 
     def look_up(self, chunk: pa.Array, out: np.ndarray) -> None:
         self.look_up_rows(_fixed_width_bytes(chunk), out)
@@ -133,15 +156,21 @@ class FixedWidthIds:
         for start in range(0, len(rows), _BLOCK):
             block = rows[start:start + _BLOCK]
             n = len(block)
-            found = self.index.get_indexer(_key(block))
-            if self.width > _WORD:  # a key may be shared: compare the ids themselves
-                # one gather of whole ids (a cache miss each), then word by word in cache
-                np.take(self.rows, found, axis=0, out=found_ids[:n], mode="wrap")  # -1: masked by `same`
-                np.greater_equal(found, 0, out=same[:n])
+            key = _key(block)
+            found = self.slots.take(self._slot(key))
+            shared = found == _SHARED
+            if shared.any():
+                found[shared] = self.index.get_indexer(key[shared])
+            np.greater_equal(found, 0, out=same[:n])
+            if self.width <= _WORD:  # the key is the id
+                np.equal(self.keys.take(found, mode="wrap"), key, out=equal[:n])  # -1: masked by `same`
+                same[:n] &= equal[:n]
+            else:  # one gather of whole ids (a cache miss each), then word by word in cache
+                np.take(self.rows, found, axis=0, out=found_ids[:n], mode="wrap")
                 for ids, values in zip(_words(found_ids[:n]), _words(block)):
                     np.equal(ids, values, out=equal[:n])
                     same[:n] &= equal[:n]
-                found[~same[:n]] = -1
+            found[~same[:n]] = -1
             out[start:start + n] = found
 
 
