@@ -71,11 +71,36 @@ class ResponseColumns:
     score: np.ndarray
     segment: np.ndarray
     labels: list[str]
+    # With a window: per month of it, unlabelled/each label, and detractor/passive/promoter,
+    # how many responses (see `count_months`); `nps` then reads a month's row.
+    counts: np.ndarray | None = None
+    first_month: int = 0
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> "ResponseColumns":
         return cls(frame["responded_at"].to_numpy(dtype="datetime64[ns]"),
                    frame["score"].to_numpy(dtype="float64"), *_labels(frame["segment"]))
+
+    def count_months(self, window: tuple["Month", "Month"]) -> None:
+        """Count every month of ``window`` in one pass: 13 passes over 1.5M responses
+        cost 0.1 s of the months' 0.4 s. The same comparisons as `nps` makes per month."""
+        first, last = window
+        n_months = last.index - first.index + 1
+        starts = np.array([first.shift(i).start for i in range(n_months + 1)], dtype="datetime64[ns]").view(np.int64)
+        at = self.at.view(np.int64)
+        inside = (at >= starts[0]) & (at < starts[-1])
+        month = _MonthOfDay(starts)(at[inside])
+        score = self.score[inside]
+        kind = (score > 6).astype(np.int64) + (score >= 9)  # detractor 0, passive 1, promoter 2
+        group = len(self.labels) + 1  # 0: no segment
+        key = (month * group + self.segment[inside] + 1) * 3 + kind
+        self.counts = np.bincount(key, minlength=n_months * group * 3).reshape(n_months, group, 3)
+        self.first_month = first.index
+
+    def month_counts(self, month: "Month") -> np.ndarray | None:
+        """``month``'s (segment, class) counts, if counted (see `count_months`)."""
+        at = month.index - self.first_month
+        return self.counts[at] if self.counts is not None and 0 <= at < len(self.counts) else None
 
 
 @dataclass
@@ -153,6 +178,8 @@ class MetricInputs:
                                              for k in kinds] + [-1], dtype=np.int32)
             self.value_of_kind = np.array([k in self.value_features for k in kinds] + [False])
         self.nps_columns = None if self.nps is None else ResponseColumns.of(self.nps)
+        if self.nps_columns is not None and window is not None:
+            self.nps_columns.count_months(window)
         self.account_columns = None if self.accounts is None else AccountColumns.of(self.accounts)
         self.feedback_columns = None if self.feedback is None else FeedbackColumns.of(self.feedback)
         self.usage = None if self.adoption is None else UsageIndex.build(self, window)
@@ -415,14 +442,21 @@ def nps(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     if inputs.nps is None:
         return empty
     responses = inputs.nps_columns
-    inside = month.mask(responses.at)
-    score, segment = responses.score[inside], responses.segment[inside]
-    result = _nps_of(len(score), int((score >= 9).sum()), int((score <= 6).sum()))
+    counts = responses.month_counts(month)
+    if counts is not None:  # counted ahead: (segment, detractor/passive/promoter)
+        total = counts.sum(axis=0)
+        result = _nps_of(int(total.sum()), int(total[2]), int(total[0]))
+        labelled = counts[1:]
+        per = [labelled.sum(axis=1), labelled[:, 2], labelled[:, 0]]
+    else:
+        inside = month.mask(responses.at)
+        score, segment = responses.score[inside], responses.segment[inside]
+        result = _nps_of(len(score), int((score >= 9).sum()), int((score <= 6).sum()))
+        labelled = segment >= 0
+        per = [np.bincount(segment[labelled], weights=w, minlength=len(responses.labels)).astype(np.int64)
+               for w in (None, score[labelled] >= 9, score[labelled] <= 6)]
     if result["value"] is None:
         return empty
-    labelled = segment >= 0
-    per = [np.bincount(segment[labelled], weights=w, minlength=len(responses.labels)).astype(np.int64)
-           for w in (None, score[labelled] >= 9, score[labelled] <= 6)]
     segments = {}
     for code, label in enumerate(responses.labels):  # labels are sorted
         if per[0][code]:

@@ -61,6 +61,25 @@ def test_usage_blocks_threads_and_sorted_keys_give_the_same_document(bench_data,
     assert whole["metrics"]["time_to_value"]["value"] is not None
 
 
+def test_nps_counted_ahead_for_the_window_equals_each_month_filtered(bench_data):
+    from cxtruth.config import load_config
+    from cxtruth.metrics import MetricInputs, nps
+    from cxtruth.months import Month
+    from cxtruth.schema import SOURCES
+    from cxtruth.sources import load_sources
+
+    config = load_config(bench_data / "config.toml")
+    sources = load_sources(config)
+    frames = {name: sources.frame(name) for name in SOURCES}
+    months = Month(2026, 10).trailing(13)
+    counted = MetricInputs.from_frames(config, frames, window=(months[2], months[-2]))
+    filtered = MetricInputs.from_frames(config, frames)  # no window: each month filtered
+    assert counted.nps_columns.counts is not None and filtered.nps_columns.counts is None
+    for month in months:  # inside the window, and on either side of it
+        assert nps(counted, month) == nps(filtered, month), month
+    assert nps(counted, months[-2])["segments"]  # segments compared, not empty
+
+
 def test_fast_and_text_paths_give_the_same_document(bench_data, run, tmp_path):
     # In New York, so the NPS timestamps' "Z" offsets are converted on both paths.
     zoned = tmp_path / "fast"
