@@ -24,7 +24,7 @@ _WORD = 8  # bytes per 64-bit word
 _BLOCK = 1 << 15  # rows looked up at a time: their temporaries stay in the CPU's cache
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd constant: the last word's bits spread over the key
 _SPREAD = np.uint64(0xD6E8FEB86659FD93)  # another: every bit of the key spread over its top bits
-_SLOTS_PER_ID = 16
+_SLOTS_PER_ID = 16  # table slots per account: 1 account in 16 shares its slot
 _MAX_SLOT_BITS = 24  # at most 16M slots (64 MB), for a million accounts
 _SHARED = -2  # a slot two ids share
 
