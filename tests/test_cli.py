@@ -67,9 +67,12 @@ def test_validate_exits_nonzero_when_a_source_cannot_be_read(run, handcalc):
 def test_the_command_asks_for_small_pages():
     # Decision 35: set by the console entry point for the whole process, so it is read back
     # from inside one, with prctl(PR_GET_THP_DISABLE) as the command exits.
-    script = ("import atexit, ctypes, sys; from cxtruth.cli import main; "
-              "atexit.register(lambda: print('THP disabled:', ctypes.CDLL(None).prctl(42, 0, 0, 0, 0))); "
-              "sys.argv = ['cxtruth', '--version']; main()")
+    # The command leaves through os._exit (decision 40), so the spy wraps that, not atexit.
+    script = ("import ctypes, os, sys; from cxtruth.cli import main; real_exit = os._exit\n"
+              "def spy(status):\n"
+              "    print('THP disabled:', ctypes.CDLL(None).prctl(42, 0, 0, 0, 0), flush=True)\n"
+              "    real_exit(status)\n"
+              "os._exit = spy; sys.argv = ['cxtruth', '--version']; main()")
     output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert "cxtruth, version" in output
     assert "THP disabled: 1" in output
@@ -93,3 +96,22 @@ def test_commands_start_reading_before_pandas_is_imported(command, handcalc, tmp
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "pandas imported before reading: False" in done.stderr
+
+
+def test_the_command_flushes_its_output_and_keeps_its_exit_status(handcalc, tmp_path):
+    # Decision 40: the process ends without the interpreter's teardown; what was printed
+    # must still arrive whole through a pipe, and each exit code stay the command's.
+    command = [sys.executable, "-c", "from cxtruth.cli import main; main()"]
+    done = subprocess.run([*command, "metrics", "--json", "--month", "2026-10", "--config", str(handcalc)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["month"] == "2026-10"
+    bad_month = subprocess.run([*command, "metrics", "--month", "2026-13", "--config", str(handcalc)],
+                               capture_output=True, text=True, cwd=tmp_path)
+    assert bad_month.returncode == 2
+    assert "Error: Invalid value for '--month'" in bad_month.stderr
+    (handcalc.parent / "feedback.csv").write_text("", encoding="utf-8")
+    unreadable = subprocess.run([*command, "validate", "--config", str(handcalc)],
+                                capture_output=True, text=True, cwd=tmp_path)
+    assert unreadable.returncode == 4
+    assert "feedback.csv: the file is empty" in unreadable.stdout
