@@ -232,6 +232,9 @@ class _MonthOfDay:
 _BITMAP_LIMIT = 200_000_000
 
 
+_BYTE_BITS = (np.arange(256)[:, None] >> np.arange(8)) & 1  # row v: the 8 bits of v, lowest first
+
+
 class _DistinctKeys:
     """Which integer keys (month * inner + key within the month) were `add`ed, read back
     one month at a time as a boolean row over the month's ``inner`` keys."""
@@ -375,6 +378,8 @@ class UsageIndex:
     # first ONBOARDING_DAYS after start_date (onboarding cohorts of the window only, else 0).
     first_value: np.ndarray | None
     active_days: np.ndarray | None
+    # The window was taken from the events themselves: a month outside it has none.
+    whole_span: bool = False
 
     @classmethod
     def build(cls, inputs: "MetricInputs", window: tuple[Month, Month] | None) -> "UsageIndex":
@@ -389,7 +394,8 @@ class UsageIndex:
             codes, uniques = pd.factorize(events["account_id"])
             account_ids, event_account = pd.Series(uniques), codes.astype(np.int64)
         used_at = events["used_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)  # no copy
-        if window is None:  # every month the data spans, and the one after (its onboarding cohort)
+        whole_span = window is None
+        if whole_span:  # every month the data spans, and the one after (its onboarding cohort)
             span = [pd.Timestamp(t) for t in (used_at.min(), used_at.max())] if len(used_at) else []
             first, last = tuple(Month(t.year, t.month) for t in span) or (Month(1970, 1), Month(1970, 1))
             window = first, last.shift(1)
@@ -416,19 +422,43 @@ class UsageIndex:
         active_days = None
         if accounts is not None:
             active_days = total.days_seen.month(0).reshape(-1, ONBOARDING_DAYS).sum(axis=1)
-        return cls(inputs, first.index, n_months, account_ids, total.used, total.pairs, total.first_value, active_days)
+        return cls(inputs, first.index, n_months, account_ids, total.used, total.pairs, total.first_value,
+                   active_days, whole_span)
+
+    def _month_row(self, keys: _DistinctKeys, month: Month) -> np.ndarray:
+        """``keys``' boolean row for ``month``."""
+        at = month.index - self.first_month
+        if 0 <= at < self.n_months:
+            return keys.month(at)
+        if not self.whole_span:  # events of that month were never reduced: no answer is honest
+            raise ValueError(f"{month} is outside the months this usage index was built for")
+        return np.zeros(keys.inner, dtype=bool)
 
     def active(self, month: Month) -> np.ndarray:
         """Codes of the accounts active in ``month``."""
         a = self.inputs.account_columns
         if a is not None:
             return np.flatnonzero((a.start < month.end.to_datetime64()) & (a.churn >= month.start.to_datetime64()))
-        return np.flatnonzero(self.accounts_by_month.month(month.index - self.first_month))
+        return np.flatnonzero(self._month_row(self.accounts_by_month, month))
 
-    def feature_counts(self, month: Month, accounts: np.ndarray) -> np.ndarray:
-        """Per tracked feature: how many of ``accounts`` used it in ``month``."""
-        used = self.used.month(month.index - self.first_month).reshape(-1, max(len(self.inputs.tracked_features), 1))
-        return used[accounts].sum(axis=0)[:len(self.inputs.tracked_features)]
+    def feature_counts(self, month: Month, accounts: np.ndarray, groups: np.ndarray,
+                       n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per tracked feature: how many of ``accounts`` used it in ``month``, in all and
+        per group (``groups``: each account's group code, -1 for none), as an
+        (n_groups, features) array."""
+        n_features = len(self.inputs.tracked_features)
+        row = self._month_row(self.used, month).reshape(-1, max(n_features, 1))
+        if not n_features:
+            return np.zeros(0, dtype=np.int64), np.zeros((n_groups, 0), dtype=np.int64)
+        used = row.take(accounts, axis=0)[:, :n_features]
+        group = np.where(groups >= 0, groups, n_groups)  # no group: in the total only
+        # Eight features to a byte: per byte, one bincount of (group, byte value), then each
+        # value's bits summed. 0.5 ms a month instead of 6 ms for a pass per group.
+        packed = np.packbits(used, axis=1, bitorder="little")
+        per_group = np.concatenate(
+            [np.bincount(group * 256 + byte, minlength=(n_groups + 1) * 256).reshape(-1, 256) @ _BYTE_BITS
+             for byte in packed.T], axis=1)[:, :n_features]
+        return per_group.sum(axis=0), per_group[:n_groups]
 
     def first_value_frame(self) -> pd.DataFrame | None:
         """Per account that reached value: start_date and its first value-feature event."""
@@ -529,24 +559,23 @@ def feature_adoption(inputs: MetricInputs, month: Month) -> dict[str, Any]:
         return {"value": None, "active_accounts": None, "per_feature": {}, "segments": {}}
     features = inputs.tracked_features
     active = usage.active(month)
+    a = inputs.account_columns  # without accounts.csv there are no segments
+    labels = a.labels if a is not None else []
+    segment = a.segment[active] if a is not None else np.full(len(active), -1)
+    counts, per_segment = usage.feature_counts(month, active, segment, len(labels))
 
-    def adoption_of(accounts: np.ndarray) -> tuple[float | None, dict[str, float | None]]:
-        total = len(accounts)
+    def adoption_of(counts: np.ndarray, total: int) -> tuple[float | None, dict[str, float | None]]:
         if not total or not features:
             return None, {}
-        counts = usage.feature_counts(month, accounts)
         per = {f: _pct(int(counts[i]), total) for i, f in enumerate(features)}
         return float(np.mean(list(per.values()))), per
 
-    value, per_feature = adoption_of(active)
+    value, per_feature = adoption_of(counts, len(active))
     segments = {}
-    a = inputs.account_columns
-    if a is not None:  # without accounts.csv there are no segments
-        segment_of_active = a.segment[active]
-        for code, label in enumerate(a.labels):
-            members = active[segment_of_active == code]
-            if len(members):
-                segments[label] = {"value": adoption_of(members)[0], "n": len(members)}
+    sizes = np.bincount(segment[segment >= 0], minlength=len(labels))
+    for code, label in enumerate(labels):
+        if sizes[code]:
+            segments[label] = {"value": adoption_of(per_segment[code], int(sizes[code]))[0], "n": int(sizes[code])}
     return {"value": value, "active_accounts": len(active), "per_feature": per_feature,
             "segments": segments}
 

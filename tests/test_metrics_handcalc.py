@@ -168,6 +168,23 @@ def test_library_api_matches_cli(handcalc, doc):
         assert month[key]["value"] == pytest.approx(doc["metrics"][key]["value"]), key
 
 
+def test_usage_months_outside_the_window(handcalc):
+    """Without a window the usage index spans the events, and a month beyond them has none;
+    with one, a month outside it was never counted, so asking for it is refused."""
+    from cxtruth.sources import load_sources
+
+    config = Config.from_file(handcalc)
+    sources = load_sources(config)
+    frames = {k: sources.frame(k) for k in sources.results}
+    later = Month(2031, 1)
+    spanned = compute_month(MetricInputs.from_frames(config, frames), later)["feature_adoption"]
+    assert spanned["active_accounts"] > 0  # accounts without a churn date are still active
+    assert set(spanned["per_feature"].values()) == {0.0}
+    windowed = MetricInputs.from_frames(config, frames, window=(Month(2026, 9), Month(2026, 10)))
+    with pytest.raises(ValueError, match="outside the months"):
+        compute_month(windowed, later)
+
+
 def test_cohort_and_first_value_edges(tmp_path, metrics_json):
     """Cohort month edges, the 30-day window's open end, first value on the start day."""
     (tmp_path / "accounts.csv").write_text(

@@ -13,6 +13,7 @@ import math
 from datetime import date, datetime, timedelta
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from cxtruth.config import Config
@@ -114,6 +115,48 @@ def test_valid_accounts_round_trip_to_the_churn_formulas(tmp_path_factory, accou
         assert math.isclose(revenue["value"], 100 * churned_mrr / base_mrr, rel_tol=1e-9, abs_tol=1e-9)
     else:
         assert revenue["value"] is None
+
+
+adoption_account = st.tuples(
+    st.sampled_from(["", "ENT", "SMB", "Mid"]),  # segment ("" = none)
+    st.booleans(),  # started before October (else in November: not active)
+    st.lists(st.integers(0, 19), max_size=6),  # features used in October, as indexes
+)
+
+
+@SETTINGS
+@given(accounts=st.lists(adoption_account, max_size=30), n_features=st.integers(1, 20))
+def test_feature_adoption_per_segment_follows_the_formula(tmp_path_factory, accounts, n_features):
+    # Up to 20 features: counts are taken eight features at a time, so 8, 9, 16 and 17 matter.
+    folder = tmp_path_factory.mktemp("adoption")
+    features = [f"f{i}" for i in range(n_features)]
+    write_csv(folder / "accounts.csv", ["account_id", "segment", "start_date"],
+              [(f"A{i}", segment, "2026-01-01" if early else "2026-11-02")
+               for i, (segment, early, _) in enumerate(accounts)])
+    events = [(f"A{i}", features[f % n_features], f"2026-10-{1 + f:02d} 12:00:00")
+              for i, (_, _, used) in enumerate(accounts) for f in used]
+    write_csv(folder / "adoption.csv", ["account_id", "feature", "used_at"], events)
+    config = config_for(folder, "[metrics.feature_adoption]\nfeatures = [" + ", ".join(f'"{f}"' for f in features) + "]\n")
+    frames = {name: read_source(name, config).frame for name in ("accounts", "adoption")}
+    adoption = compute_month(MetricInputs.from_frames(config, frames), OCTOBER)["feature_adoption"]
+
+    def formula(members):
+        if not members:
+            return None, {}
+        per = {f: 100 * sum(any(u % n_features == k for u in accounts[i][2]) for i in members) / len(members)
+               for k, f in enumerate(features)}
+        return sum(per.values()) / len(per), per
+
+    active = [i for i, (_, early, _) in enumerate(accounts) if early]
+    value, per_feature = formula(active)
+    assert adoption["active_accounts"] == len(active)
+    assert adoption["per_feature"] == pytest.approx(per_feature)
+    assert adoption["value"] == (None if value is None else pytest.approx(value))
+    expected_segments = {}
+    for segment in sorted({accounts[i][0] for i in active} - {""}):
+        members = [i for i in active if accounts[i][0] == segment]
+        expected_segments[segment] = {"value": pytest.approx(formula(members)[0]), "n": len(members)}
+    assert adoption["segments"] == expected_segments
 
 
 @SETTINGS
