@@ -270,6 +270,29 @@ def test_the_repeated_id_check_agrees_with_counting(values):
     assert _all_distinct(column) == (None not in flat and len(set(flat)) == len(flat))
 
 
+@SETTINGS
+@given(chunks=st.lists(st.tuples(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d", " e"])), max_size=12),
+                                 st.integers(0, 4), st.integers(0, 4)), max_size=6))
+def test_dictionary_columns_become_the_categorical_arrow_would_make(chunks):
+    # Decision 41: codes are mapped chunk by chunk; sliced chunks, nulls and dictionary
+    # values no row uses must give what Arrow's own conversion gives, order of categories included.
+    import numpy as np
+    import pyarrow as pa
+
+    from cxtruth.sources.adapters import _categorical
+
+    parts = []
+    for words, head, tail in chunks:
+        encoded = pa.array(words, type=pa.large_string()).dictionary_encode()
+        parts.append(encoded.slice(min(head, len(encoded)), max(len(encoded) - head - tail, 0)))
+    column = pa.chunked_array(parts, type=pa.dictionary(pa.int32(), pa.large_string()))
+    expected = pa.table({"c": column}).to_pandas()["c"].array
+    got = _categorical(column)
+    assert list(got.categories) == list(expected.categories)
+    assert np.array_equal(got.codes, expected.codes)
+    assert got.codes.dtype == expected.codes.dtype
+
+
 def test_a_shared_key_is_not_taken_for_a_match():
     import pyarrow as pa
 

@@ -327,13 +327,44 @@ def accept_clean(table: pa.Table, spec: SourceSpec, config: Config) -> pd.DataFr
     key = [k for k in spec.unique_key if k in columns]
     if len(key) == 1 and not _all_distinct(columns[key[0]]):
         return None
-    frame = pa.table(columns).to_pandas(types_mapper=_PANDAS_TYPES.get)
+    encoded = {name: values for name, values in columns.items() if pa.types.is_dictionary(values.type)}
+    plain = {name: values for name, values in columns.items() if name not in encoded}
+    frame = (pa.table(plain).to_pandas(types_mapper=_PANDAS_TYPES.get) if plain
+             else pd.DataFrame(index=pd.RangeIndex(table.num_rows)))
+    for name, values in encoded.items():
+        frame[name] = _categorical(values)
     if len(key) > 1 and frame.duplicated(subset=key).any():
         return None
     for column in spec.columns:  # absent optional columns, as the text path makes them
         if column.name not in frame:
             frame[column.name] = _empty(column)
     return frame[spec.names]
+
+
+def _categorical(values: pa.ChunkedArray) -> pd.Categorical:
+    """A dictionary-encoded column as a pandas Categorical, categories in order of first
+    appearance as Arrow's own conversion gives them. That conversion unifies the chunks'
+    dictionaries and copies the indices twice (48 ms for 12M events in 96 chunks); here
+    each chunk's indices are mapped once into the final codes (decision 41)."""
+    categories: dict[str, int] = {}
+    mappings = [[categories.setdefault(word, len(categories)) for word in chunk.dictionary.to_pylist()]
+                for chunk in values.chunks]
+    width = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(categories) < np.iinfo(t).max)
+    codes = np.empty(len(values), dtype=width)
+    at = 0
+    for chunk, mapping in zip(values.chunks, mappings):
+        n = len(chunk)
+        if not n:
+            continue
+        indices = chunk.indices
+        raw = np.frombuffer(indices.buffers()[1], dtype=indices.type.to_pandas_dtype())[indices.offset:indices.offset + n]
+        out = codes[at:at + n]
+        # -1 last: a chunk of only nulls has an empty dictionary (a null's slot may hold anything)
+        np.take(np.array(mapping + [-1], dtype=width), raw, out=out, mode="clip")
+        if chunk.null_count:
+            out[chunk.is_null().to_numpy(zero_copy_only=False)] = -1
+        at += n
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(categories)), validate=False)
 
 
 def _all_distinct(values: pa.ChunkedArray) -> bool:
