@@ -185,7 +185,7 @@ class MetricInputs:
         self.usage = None if self.adoption is None else UsageIndex.build(self, window)
         # Per account code: distinct days active in its first 30 days (onboarding cohorts only).
         self.active_days = None if self.usage is None else self.usage.active_days
-        self.first_value = None if self.usage is None else self.usage.first_value_frame()
+        self.value_reached = None if self.usage is None else self.usage.value_reached()
 
 
 _DAY_NS = 86_400 * 10**9
@@ -460,14 +460,22 @@ class UsageIndex:
              for byte in packed.T], axis=1)[:, :n_features]
         return per_group.sum(axis=0), per_group[:n_groups]
 
-    def first_value_frame(self) -> pd.DataFrame | None:
-        """Per account that reached value: start_date and its first value-feature event."""
+    def value_reached(self) -> "ValueReached | None":
+        """The accounts that reached value: their start_date and first value-feature event."""
         if self.first_value is None:
             return None
         reached = np.flatnonzero(self.first_value != _NEVER_NS)
-        return pd.DataFrame({"account_id": self.account_ids.to_numpy()[reached],
-                             "start_date": self.inputs.account_columns.start[reached],
-                             "first_value": self.first_value[reached].view("datetime64[ns]")})
+        return ValueReached(self.inputs.account_columns.start[reached],
+                            self.first_value[reached].view("datetime64[ns]"))
+
+
+@dataclass
+class ValueReached:
+    """Per account that reached value: its start_date and first value-feature event,
+    as datetime64[ns] arrays."""
+
+    start: np.ndarray
+    first_value: np.ndarray
 
 
 # -- one function per metric ---------------------------------------------------
@@ -631,14 +639,15 @@ def onboarding_engagement(inputs: MetricInputs, month: Month) -> dict[str, Any]:
 
 
 def time_to_value(inputs: MetricInputs, month: Month) -> dict[str, Any]:
-    first = inputs.first_value
-    if first is None:
+    reached = inputs.value_reached
+    if reached is None:
         return {"value": None, "n": None, "p90_days": None}
-    reached = first[month.mask(first["first_value"])]
-    days = (reached["first_value"] - reached["start_date"]) / DAY
+    inside = month.mask(reached.first_value)
+    days = (reached.first_value[inside] - reached.start[inside]) / np.timedelta64(1, "D")
     if not len(days):
         return {"value": None, "n": 0, "p90_days": None}
-    return {"value": _num(days.median()), "n": len(days), "p90_days": _num(days.quantile(0.9))}
+    # numpy's median and linear quantile: what pandas' Series.median/quantile(0.9) compute
+    return {"value": _num(np.median(days)), "n": len(days), "p90_days": _num(np.quantile(days, 0.9))}
 
 
 def feature_awareness(inputs: MetricInputs, month: Month) -> dict[str, Any]:
