@@ -80,13 +80,15 @@ def test_the_command_asks_for_small_pages():
 
 @pytest.mark.parametrize("command", [["metrics", "--json"], ["render", "--format", "html"], ["actions"]])
 def test_commands_start_reading_before_pandas_is_imported(command, handcalc, tmp_path):
-    # Decision 37: the exports are parsed while pandas is imported, so read_ahead must come first.
+    # Decision 37: the exports are parsed while pandas (and pyarrow.compute) are imported,
+    # so read_ahead must come first.
     script = (
         "import sys\n"
         "import cxtruth.sources.csvplan as csvplan\n"
         "real = csvplan.read_ahead\n"
         "def spy(config):\n"
         "    print('pandas imported before reading:', 'pandas' in sys.modules, file=sys.stderr)\n"
+        "    print('pyarrow.compute imported before reading:', 'pyarrow.compute' in sys.modules, file=sys.stderr)\n"
         "    real(config)\n"
         "csvplan.read_ahead = spy\n"
         "from cxtruth.cli import main\n"
@@ -96,6 +98,7 @@ def test_commands_start_reading_before_pandas_is_imported(command, handcalc, tmp
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "pandas imported before reading: False" in done.stderr
+    assert "pyarrow.compute imported before reading: False" in done.stderr  # 40 ms of its own
 
 
 def test_the_command_flushes_its_output_and_keeps_its_exit_status(handcalc, tmp_path):

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import DataError
@@ -458,6 +457,8 @@ def read_parquet(path: Path, *, wanted: dict[str, tuple[str, bool]], source: str
 
 def _as_text(values: pa.ChunkedArray) -> pa.ChunkedArray:
     """Any Parquet column as the text a CSV export would hold ('' for null)."""
+    import pyarrow.compute as pc  # here: importing it (40 ms) would delay the first read (decision 37)
+
     if pa.types.is_dictionary(values.type):
         values = values.cast(values.type.value_type)
     if pa.types.is_timestamp(values.type) and values.type.tz is not None:
