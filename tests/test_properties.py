@@ -224,17 +224,24 @@ def test_consecutive_lines_index_like_the_array_they_stand_for(count, first, dat
 _SHORT_IDS = ["a", "b", "c"]
 _LONG_IDS = ["0123456789abcdef0123", "01234567_9abcdef0123", "0123456789abcdef012X"]
 _ANY_IDS = st.one_of(st.none(), st.sampled_from(_SHORT_IDS + _LONG_IDS + ["ab", "zz", ""]))
+# Ids of 1-8 bytes and mixed lengths (numeric CRM ids) are their own key, zero-padded: "a\0"
+# and "a" share one, and 8 bytes is the longest that fits.
+_MIXED_IDS = ["7", "42", "104233", "12345678", "a", "a\0", "ab", "é"]
 
 
 @SETTINGS
 @given(values=st.lists(st.one_of(st.lists(st.sampled_from(_SHORT_IDS), max_size=15),  # chunks of one width
                                  st.lists(st.sampled_from(_LONG_IDS), min_size=1, max_size=15),
+                                 st.lists(st.sampled_from(_MIXED_IDS + ["123456789"]), max_size=15),
                                  st.lists(_ANY_IDS, max_size=15)), max_size=3),
        universe=st.one_of(st.lists(st.sampled_from(_LONG_IDS), unique=True, min_size=1, max_size=2),
+                          st.lists(st.sampled_from(_MIXED_IDS), unique=True, max_size=6),
                           st.lists(st.sampled_from(_SHORT_IDS + _LONG_IDS), unique=True, max_size=5)),
        split=st.booleans(), block=st.sampled_from([1, 2, 3, 1 << 15]), slots_per_id=st.sampled_from([0, 16]))
 @example(values=[["01234567_9abcdef0123", "0123456789abcdef0123"]], universe=["0123456789abcdef0123"], split=False,
          block=1 << 15, slots_per_id=16)
+@example(values=[["7", "42", "a\0", "104233", "12345678", "a"], ["a\0"]], universe=["42", "a", "12345678", "7"],
+         split=False, block=2, slots_per_id=16)
 def test_lookup_codes_are_positions_in_the_universe(values, universe, split, block, slots_per_id):
     import pyarrow as pa
 
@@ -291,6 +298,16 @@ def test_dictionary_columns_become_the_categorical_arrow_would_make(chunks):
     assert list(got.categories) == list(expected.categories)
     assert np.array_equal(got.codes, expected.codes)
     assert got.codes.dtype == expected.codes.dtype
+
+
+def test_short_ids_of_mixed_lengths_are_keyed_unless_two_share_a_key():
+    import pyarrow as pa
+
+    from cxtruth.sources.lookup import ShortIds
+
+    assert ShortIds.of(pa.array(["7", "42", "104233", "12345678"], type=pa.large_string())) is not None
+    assert ShortIds.of(pa.array(["a", "a\0"], type=pa.large_string())) is None  # Arrow's lookup, then
+    assert ShortIds.of(pa.array(["7", "123456789"], type=pa.large_string())) is None  # 9 bytes: no room
 
 
 def test_a_shared_key_is_not_taken_for_a_match():
