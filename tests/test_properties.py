@@ -265,8 +265,11 @@ def test_lookup_codes_are_positions_in_the_universe(values, universe, split, blo
 @SETTINGS
 @given(values=st.lists(st.one_of(st.lists(st.sampled_from(_SHORT_IDS), max_size=4),  # chunks of one width
                                  st.lists(st.sampled_from(_LONG_IDS), min_size=1, max_size=4),
+                                 st.lists(st.sampled_from(_MIXED_IDS + ["resp-1499999", "resp-14999990"]), max_size=4),
                                  st.lists(_ANY_IDS, max_size=4)), max_size=3))
 @example(values=[["0123456789abcdef0123"], ["01234567_9abcdef0123", "0123456789abcdef0123"]])
+@example(values=[["a", "42"], ["a\0", "7"]])  # one key, two ids
+@example(values=[["resp-1499999", "resp-1", "resp-14999990"], ["0123456789abcdef", "resp-1499999"]])  # mixed lengths over 8 bytes: Arrow sorts them
 def test_the_repeated_id_check_agrees_with_counting(values):
     import pyarrow as pa
 

@@ -22,7 +22,7 @@ from ..config import Config, SourceConfig
 from ..errors import DataError
 from ..schema import ACTION_STATUSES, SOURCES, Column, SourceSpec
 from ..months import generated_now
-from .lookup import fixed_width_keys, lookup_codes
+from .lookup import id_keys, lookup_codes
 from .parse import parse_booleans, parse_datetimes, parse_integers, parse_numbers
 from .csvplan import plan
 from .reader import discard_reads_ahead, read_csv, read_parquet
@@ -372,7 +372,7 @@ def _all_distinct(values: pa.ChunkedArray) -> bool:
     1M ids in a third of the time its hash table takes to count them (measured)."""
     if values.null_count:
         return False
-    keys = fixed_width_keys(values)  # ids of one width: their 64-bit keys, sorted by numpy
+    keys = id_keys(values)  # ids of one width or of 1-8 bytes: their 64-bit keys, sorted by numpy
     if keys is not None:
         keys.sort()
         if not (keys[1:] == keys[:-1]).any():

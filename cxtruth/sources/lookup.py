@@ -69,13 +69,17 @@ def lookup_codes(values: pd.Series, universe) -> np.ndarray:
     return codes
 
 
-def fixed_width_keys(values: pa.ChunkedArray) -> np.ndarray | None:
-    """Each value's 64-bit key (as `FixedWidthIds` makes them: equal ids, equal keys),
-    if every value is present and all have one width; else None."""
-    matrices = [_fixed_width_bytes(chunk) for chunk in values.chunks if len(chunk)]
-    if not matrices or any(m is None or m.shape[1] != matrices[0].shape[1] for m in matrices):
-        return None
-    return np.concatenate([_key(m) for m in matrices])
+def id_keys(values: pa.ChunkedArray) -> np.ndarray | None:
+    """Each value's 64-bit key (as `FixedWidthIds` or `ShortIds` make them: equal ids,
+    equal keys), if every value is present and all have one width or all are 1-8 bytes
+    long; else None."""
+    chunks = [chunk for chunk in values.chunks if len(chunk)]
+    matrices = [_fixed_width_bytes(chunk) for chunk in chunks]
+    if matrices and all(m is not None and m.shape[1] == matrices[0].shape[1] for m in matrices):
+        return np.concatenate([_key(m) for m in matrices])
+    if chunks and all(_all_short(chunk) for chunk in chunks):
+        return np.concatenate([_short_keys(chunk, slice(0, len(chunk)))[0] for chunk in chunks])
+    return None
 
 
 def _fixed_width_bytes(chunk: pa.Array) -> np.ndarray | None:
