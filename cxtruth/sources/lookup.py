@@ -1,11 +1,12 @@
 """Each value's position in a list of distinct ids: the account lookup of every event.
 
-Two ways, same answer. Ids that all have one length (UUIDs, "A000123") are
+Three ways, same answer. Ids that all have one length (UUIDs, "A000123") are
 looked up through a 64-bit integer key, then every byte is compared with the
-id the key found; anything else goes to Arrow's hash lookup (`index_in`).
-The first is there because on 12M 36-character ids Arrow hashes and compares
-each string (1.1–2.0 s of CPU) while the integer key costs 0.5 s
-(docs/performance.md, rounds six and seven).
+id the key found; ids of 1 to 8 bytes of mixed lengths (numeric CRM ids) are
+their own key; anything else goes to Arrow's hash lookup (`index_in`).
+The keys are there because on 12M 36-character ids Arrow hashes and compares
+each string (1.1–2.0 s of CPU) while the integer key costs 0.5 s, and on 12M
+numeric ids 0.5 against 0.3 s (docs/performance.md, rounds six to eight).
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ def lookup_codes(values: pd.Series, universe) -> np.ndarray:
     table = FixedWidthIds.of(value_set)
     # Each chunk viewed as a byte matrix once: None for an empty chunk, or one with blanks or mixed lengths.
     matrices = [_fixed_width_bytes(chunk) for chunk in chunks] if table is not None else []
-    short = None
     if table is not None and all(rows is not None or not len(c) for rows, c in zip(matrices, chunks)):
         look_up = table.look_up_rows
         pieces = [(rows, codes[start:start + len(c)]) for rows, c, start in zip(matrices, chunks, starts)]
@@ -231,6 +231,7 @@ class ShortIds:
 
     def __init__(self, keys: np.ndarray, lengths: np.ndarray):
         self.keys, self.lengths = keys, lengths
+        # Only its slot table is used (no rows to compare: a key and a length are the id).
         self.table = FixedWidthIds(keys, pd.Index(keys, copy=False), np.empty((len(keys), 0), dtype=np.uint8))
 
     @classmethod
