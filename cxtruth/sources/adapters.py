@@ -22,7 +22,7 @@ from ..config import Config, SourceConfig
 from ..errors import DataError
 from ..schema import ACTION_STATUSES, SOURCES, Column, SourceSpec
 from ..months import generated_now
-from .lookup import id_keys, lookup_codes
+from .lookup import id_keys, lookup_codes, value_bounds
 from .parse import parse_booleans, parse_datetimes, parse_integers, parse_numbers
 from .csvplan import plan
 from .reader import discard_reads_ahead, read_csv, read_parquet
@@ -408,11 +408,11 @@ def _may_need_trim(chunk: pa.Array) -> bool:
     """
     if chunk.type != pa.large_string() or not len(chunk):
         return len(chunk) > 0
-    _, offsets, data = chunk.buffers()
+    data = chunk.buffers()[2]
     if data is None or not data.size:
         return False  # only empty strings and nulls
     text = np.frombuffer(data, dtype=np.uint8)
-    bounds = np.frombuffer(offsets, dtype=np.int64)[chunk.offset:chunk.offset + len(chunk) + 1]
+    bounds = value_bounds(chunk)
     # An empty string's "first byte" is the next string's first and its "last byte" the
     # previous string's last (or the buffer's end): bytes checked anyway, so no masking.
     for ends in (text.take(bounds[:-1], mode="clip"), text.take(bounds[1:] - 1, mode="clip")):

@@ -82,14 +82,20 @@ def id_keys(values: pa.ChunkedArray) -> np.ndarray | None:
     return None
 
 
+def value_bounds(chunk: pa.Array) -> np.ndarray:
+    """A large_string chunk's value boundaries in its data buffer (int64, one more than
+    its length): value i is bytes [bounds[i], bounds[i + 1]). A view, no copy."""
+    return np.frombuffer(chunk.buffers()[1], dtype=np.int64, count=len(chunk) + 1, offset=chunk.offset * 8)
+
+
 def _fixed_width_bytes(chunk: pa.Array) -> np.ndarray | None:
     """The chunk's values as an (n, width) byte matrix, without copying, if they are
     all present and all ``width`` bytes long; else None."""
     n = len(chunk)
     if not n or chunk.null_count:
         return None
-    _, offsets, data = chunk.buffers()
-    ends = np.frombuffer(offsets, dtype=np.int64, count=n + 1, offset=chunk.offset * 8)
+    data = chunk.buffers()[2]
+    ends = value_bounds(chunk)
     width = int(ends[1] - ends[0])
     if not width or ends[-1] - ends[0] != n * width or not (np.diff(ends) == width).all():
         return None
@@ -197,18 +203,16 @@ def _all_short(chunk: pa.Array) -> bool:
         return True
     if chunk.null_count:
         return False
-    lengths = np.diff(np.frombuffer(chunk.buffers()[1], dtype=np.int64, count=len(chunk) + 1, offset=chunk.offset * 8))
+    lengths = np.diff(value_bounds(chunk))
     return 1 <= lengths.min() and lengths.max() <= _WORD
 
 
 def _short_keys(chunk: pa.Array, rows: slice) -> tuple[np.ndarray, np.ndarray]:
     """For ``rows`` of a chunk that passed `_all_short`: each value's bytes zero-padded
     into a 64-bit word (little-endian), and its length."""
-    _, offsets, data = chunk.buffers()
-    ends = np.frombuffer(offsets, dtype=np.int64, count=len(chunk) + 1, offset=chunk.offset * 8)[
-        rows.start:rows.stop + 1]
+    ends = value_bounds(chunk)[rows.start:rows.stop + 1]
     starts, lengths = ends[:-1], np.diff(ends)
-    text = np.frombuffer(data, dtype=np.uint8)
+    text = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
     # 8 bytes read from each value's first byte, unaligned, without copying the text;
     # the last values of the buffer, with fewer than 8 bytes left, are read from a padded copy.
     last_window = len(text) - _WORD
