@@ -330,3 +330,39 @@ def test_a_shared_key_is_not_taken_for_a_match():
     assert codes.tolist() == [-1, 1, 0, -1]
     # bytes 8-11 are in neither word of the key: two accounts with one key go to Arrow
     assert FixedWidthIds.of(pa.array(["0123456789abcdef0123", "01234567_9abcdef0123"], pa.large_string())) is None
+
+
+# Accounts' accepted ids are trimmed and never blank; the rows naming them may be neither.
+_KNOWN = ["acc-1", "acc-22", "é", "x y", "0123456789abcdef0123"]
+_NAMED = st.one_of(st.none(), st.sampled_from(_KNOWN + ["zz", "", "  ", " acc-1", "acc-22\u00a0", "\té", " zz "]))
+
+
+@SETTINGS
+@given(chunks=st.lists(st.lists(_NAMED, max_size=8), max_size=3), known=st.lists(st.sampled_from(_KNOWN), unique=True),
+       source=st.sampled_from(["nps", "adoption"]))
+@example(chunks=[["acc-1", "zz"]], known=["acc-1"], source="adoption")  # an unknown id, nothing to trim
+@example(chunks=[["acc-1", " acc-1"]], known=["acc-1"], source="adoption")  # found only once trimmed
+@example(chunks=[["acc-1", None, ""]], known=["acc-1"], source="nps")  # blanks where they are allowed
+def test_account_ids_checked_by_the_lookup_as_accept_clean_checks_them(chunks, known, source):
+    # An id the lookup finds is one of accounts' (trimmed, not blank), so only the
+    # others are checked: the result must be what checking every id, then looking up, gives.
+    import numpy as np
+    import pyarrow as pa
+
+    from cxtruth.schema import SOURCES
+    from cxtruth.sources.adapters import accept_clean
+    from cxtruth.sources.lookup import lookup_codes
+
+    config = Config()
+    table = pa.table({"account_id": pa.chunked_array(chunks, type=pa.large_string())})
+    spec = SOURCES[source]
+    plain = accept_clean(table, spec, config)
+    looked_up = accept_clean(table, spec, config, pd.Series(known, dtype=object))
+    assert (plain is None) == (looked_up is None)
+    if plain is None:
+        return
+    assert plain[1] is None
+    frame, codes = looked_up
+    pd.testing.assert_frame_equal(frame, plain[0])
+    expected = lookup_codes(plain[0]["account_id"], known) if known else np.full(len(frame), -1)
+    assert codes.tolist() == expected.tolist()

@@ -30,13 +30,16 @@ _MAX_SLOT_BITS = 24  # at most 16M slots (64 MB), for a million accounts
 _SHARED = -2  # a slot two ids share
 
 
-def lookup_codes(values: pd.Series, universe) -> np.ndarray:
+def lookup_codes(values: pd.Series | pa.ChunkedArray, universe) -> np.ndarray:
     """Position of each value in ``universe`` (-1 where absent or missing), as int32.
 
     ``universe`` holds distinct values. Arrow and numpy release the GIL, so a long
     column is looked up in two threads.
     """
-    array = pa.array(values, type=pa.large_string(), from_pandas=True)
+    if isinstance(values, pa.ChunkedArray):  # (`pa.array` would copy its chunks into one)
+        array = values if values.type == pa.large_string() else values.cast(pa.large_string())
+    else:
+        array = pa.array(values, type=pa.large_string(), from_pandas=True)
     value_set = pa.array(universe, type=pa.large_string(), from_pandas=True)
     if isinstance(value_set, pa.ChunkedArray):
         value_set = value_set.combine_chunks()
