@@ -42,11 +42,14 @@ month_option = click.option(
 
 
 def _load(config_path):
+    from .configfile import find_config
+    from .sources.csvplan import read_ahead, read_ahead_as_written
+
+    read_ahead_as_written(find_config(config_path))  # Arrow parses while pydantic is imported and validates
     from .config import load_config
-    from .sources.csvplan import read_ahead
 
     config = load_config(config_path)
-    read_ahead(config)  # Arrow parses the exports while pandas is imported below
+    read_ahead(config)  # whatever the guess above missed; pandas is imported below meanwhile
     from .sources import load_sources
 
     return config, load_sources(config)

@@ -7,8 +7,6 @@ resolved against the folder that holds the config file.
 from __future__ import annotations
 
 import codecs
-import os
-import tomllib
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .catalog import DEFAULT_FUNCTIONS, METRICS
+from .configfile import (DEFAULT_DATA_DIR, DEFAULT_DECIMAL, DEFAULT_DELIMITER, DEFAULT_ENCODING, find_config,
+                         one_char_delimiter, read_toml, resolve, source_file)
 from .errors import ConfigError
 from .schema import DEFAULT_CHECKLIST, SOURCES
 
@@ -57,14 +57,14 @@ class ReportConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    dir: str = "sample_metrics"
+    dir: str = DEFAULT_DATA_DIR
 
 
 class SourceConfig(_Strict):
     path: str | None = None
-    encoding: str = "utf-8"
-    delimiter: str = ","
-    decimal: Literal[".", ","] = "."
+    encoding: str = DEFAULT_ENCODING
+    delimiter: str = DEFAULT_DELIMITER
+    decimal: Literal[".", ","] = DEFAULT_DECIMAL
     date_format: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     max_staleness_days: float | None = Field(None, ge=0)  # default: [report] max_staleness_days
@@ -81,8 +81,7 @@ class SourceConfig(_Strict):
     @field_validator("delimiter")
     @classmethod
     def _one_char(cls, value: str) -> str:
-        if value == "\\t":
-            value = "\t"
+        value = one_char_delimiter(value)
         if len(value) != 1 or value in "\"\r\n":
             raise ValueError("delimiter must be one character other than a quote or newline")
         return value
@@ -296,14 +295,7 @@ class Config(_Strict):
     @classmethod
     def from_file(cls, path: Path) -> "Config":
         """Read and validate ``path``; raises ConfigError naming the key at fault."""
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc}")
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}")
+        raw = read_toml(path)
         if "base_dir" in raw:
             raise ConfigError(f"{path}: base_dir: unknown key")
         try:
@@ -319,15 +311,11 @@ class Config(_Strict):
     # -- paths --------------------------------------------------------------
 
     def resolve(self, relative: str | Path) -> Path:
-        path = Path(relative).expanduser()
-        return path if path.is_absolute() else self.base_dir / path
+        return resolve(self.base_dir, relative)
 
     def source_path(self, name: str) -> tuple[Path, bool]:
         """(path, user_set) for a source: the configured path or <data.dir>/<name>.csv."""
-        source: SourceConfig = getattr(self.sources, name)
-        if source.path:
-            return self.resolve(source.path), True
-        return self.resolve(self.data.dir) / f"{name}.csv", False
+        return source_file(self.base_dir, self.data.dir, name, getattr(self.sources, name).path)
 
     @property
     def output_dir(self) -> Path:
@@ -361,14 +349,9 @@ def _first_error(exc: ValidationError) -> str:
     return f"{location}: {message}{suffix}" if location else message + suffix
 
 
-def find_config(explicit: str | Path | None) -> Path:
-    """--config wins over CXTRUTH_CONFIG, which wins over ./config.toml."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("CXTRUTH_CONFIG")
-    if env:
-        return Path(env)
-    return Path("config.toml")
+# find_config lives in configfile (no pydantic there) and is offered here as before.
+__all__ = ["Config", "DataConfig", "EmailConfig", "HandoffSourceConfig", "MetricConfig", "MetricsConfig",
+           "ReportConfig", "SUBJECT_FIELDS", "SourceConfig", "SourcesConfig", "find_config", "load_config"]
 
 
 def load_config(explicit: str | Path | None = None) -> Config:

@@ -101,6 +101,35 @@ def test_commands_start_reading_before_pandas_is_imported(command, handcalc, tmp
     assert "pyarrow.compute imported before reading: False" in done.stderr  # 40 ms of its own
 
 
+def test_metrics_starts_reading_before_pydantic_is_imported(handcalc, tmp_path):
+    # The reads are planned from config.toml as written: pydantic's import (0.1 s) and
+    # the validation overlap Arrow's parse, which the validated config then takes.
+    script = (
+        "import sys\n"
+        "import cxtruth.sources.reader as reader\n"
+        "real = reader.start_typed_read\n"
+        "def spy(pool, path, **options):\n"
+        "    print('started', path.name, 'pydantic' in sys.modules, file=sys.stderr)\n"
+        "    real(pool, path, **options)\n"
+        "reader.start_typed_read = spy\n"
+        "real_read = reader._read_typed\n"
+        "def counted(path, *a):\n"
+        "    print('parsed', path.name, file=sys.stderr)\n"
+        "    return real_read(path, *a)\n"
+        "reader._read_typed = counted\n"
+        "from cxtruth.cli import main\n"
+        f"sys.argv = ['cxtruth', 'metrics', '--json', '--month', '2026-10', '--config', {str(handcalc)!r}]\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    first = [line for line in lines if line.startswith("started")]
+    assert first and first[0].endswith("False"), done.stderr  # before pydantic
+    parsed = [line for line in lines if line.startswith("parsed")]
+    assert parsed and len(parsed) == len(set(parsed)), done.stderr  # each file parsed once
+
+
 def test_the_command_flushes_its_output_and_keeps_its_exit_status(handcalc, tmp_path):
     # Decision 40: the process ends without the interpreter's teardown; what was printed
     # must still arrive whole through a pipe, and each exit code stay the command's.

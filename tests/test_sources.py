@@ -166,3 +166,43 @@ def test_a_file_that_cannot_be_read_ahead_gets_its_usual_error(tmp_path, run):
     result = run("metrics", "--month", "2026-10", "--config", config, "--json")
     assert result.exit_code == 4 and "required column missing: responded_at" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_reads_started_from_config_as_written_are_the_ones_the_validated_config_takes(tmp_path, monkeypatch):
+    # `metrics` starts reading from config.toml before pydantic validates it; every
+    # setting that decides a read must be understood as `Config` understands it.
+    from cxtruth.config import load_config
+    from cxtruth.sources import load_sources, reader
+    from cxtruth.sources.csvplan import read_ahead, read_ahead_as_written
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "nps.csv").write_text("Response\tWhen\tScore\nr1\t2026-10-01\t9\nr2\t2026-10-02\t3\n", encoding="utf-8")
+    (tmp_path / "usage.csv").write_text("account_id,feature,used_at\nA1,API,2026-10-02 10:00\n", encoding="cp1252")
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(
+        '[data]\ndir = "exports"\n'
+        '[sources.nps]\ndelimiter = "\\\\t"\n'
+        '[sources.nps.columns]\nresponse_id = "Response"\nresponded_at = "When"\nscore = "Score"\n'
+        '[sources.adoption]\npath = "usage.csv"\nencoding = "cp1252"\n', encoding="utf-8")
+    calls = []
+    real = reader._read_typed
+    monkeypatch.setattr(reader, "_read_typed", lambda path, *a: calls.append(path.name) or real(path, *a))
+    read_ahead_as_written(config_file)
+    assert len(reader._reads_ahead) == 2  # both files, before anything is validated
+    config = load_config(config_file)
+    read_ahead(config)  # the validated config asks for the same reads: none is added
+    sources = load_sources(config)
+    assert sorted(calls) == ["nps.csv", "usage.csv"] and reader._reads_ahead == {}
+    assert sources.frame("nps")["score"].tolist() == [9, 3] and len(sources.frame("adoption")) == 1
+
+
+def test_a_config_that_is_not_toml_starts_no_read(tmp_path):
+    from cxtruth.sources import reader
+    from cxtruth.sources.csvplan import read_ahead_as_written
+
+    config = _sample_project(tmp_path)
+    config.write_text("[data\n", encoding="utf-8")
+    read_ahead_as_written(config)
+    read_ahead_as_written(tmp_path / "missing.toml")
+    assert reader._reads_ahead == {}

@@ -1,7 +1,8 @@
 """How each source's file is to be read, decided from config and the file's first
 64 KiB alone: path, mapped columns, reader options and the Arrow types of the
-fast path. pyarrow only, no pandas, so the command line can start the big
-reads first (`read_ahead`) and import pandas while Arrow parses.
+fast path. pyarrow only, no pandas and no pydantic, so the command line can
+start the big reads first (`read_ahead_as_written`, `read_ahead`) and import
+the rest while Arrow parses.
 """
 
 from __future__ import annotations
@@ -11,12 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from ..config import Config, SourceConfig
-from ..schema import SOURCES, SourceSpec, source_spec
+from ..configfile import (DEFAULT_DATA_DIR, DEFAULT_DECIMAL, DEFAULT_DELIMITER, DEFAULT_ENCODING,
+                          one_char_delimiter, read_toml, source_file)
+from ..schema import DEFAULT_CHECKLIST, SOURCES, SourceSpec, source_spec
 from . import reader
+
+if TYPE_CHECKING:
+    from ..config import Config, SourceConfig
 
 # A time of day followed by a UTC offset: ...14:05Z, ...14:05:00+02, +0200, +02:00.
 # (The time is required so the "-31" of a plain date is not read as an offset.)
@@ -58,7 +65,7 @@ class SourcePlan:
         return partial(arrow_types, self.spec) if self.typed_first else None
 
 
-def plan(name: str, config: Config) -> SourcePlan:
+def plan(name: str, config: "Config | _AsWritten") -> SourcePlan:
     source_config: SourceConfig = getattr(config.sources, name)
     checklist = getattr(source_config, "checklist", ())
     spec = source_spec(name, checklist) if name == "handoffs" else SOURCES[name]
@@ -100,7 +107,23 @@ def read_ahead(config: Config) -> None:
     if the file and its reading are unchanged. A file that cannot be read this way
     is simply not read ahead: `load_sources` says why, as it always does.
     """
-    plans = [plan(name, config) for name in SOURCES]
+    _start([plan(name, config) for name in SOURCES])
+
+
+def read_ahead_as_written(config_file: Path) -> None:
+    """`read_ahead` from config.toml as written, before pydantic (0.1 s to import) has
+    validated it, so Arrow parses meanwhile. A guess, safely: `load_sources` takes a
+    read only if everything that decides its result is what the validated config asks
+    for, and `read_ahead` then starts whatever the guess got wrong. A file that is not
+    valid TOML, or anything else amiss, starts nothing here; `load_config` says why."""
+    try:
+        plans = [plan(name, _AsWritten(read_toml(config_file), config_file.resolve().parent)) for name in SOURCES]
+    except Exception:
+        return
+    _start(plans)
+
+
+def _start(plans: list[SourcePlan]) -> None:
     plans = [p for p in plans if p.typed_first and not p.parquet and p.path.is_file()]
     if not plans:
         return
@@ -108,3 +131,25 @@ def read_ahead(config: Config) -> None:
     for p in plans:
         reader.start_typed_read(pool, p.path, **p.csv_options(), types=p.type_chooser())
     pool.shutdown(wait=False)  # its threads end when their reads do
+
+
+class _AsWritten:
+    """config.toml's [data] and [sources] tables as written, with `Config`'s defaults:
+    what `plan` reads of a config, without validating anything."""
+
+    def __init__(self, raw: dict, base_dir: Path):
+        self.base_dir = base_dir
+        self.data_dir = raw.get("data", {}).get("dir", DEFAULT_DATA_DIR)
+        tables = raw.get("sources", {})
+        self.sources = SimpleNamespace(**{name: self._source(tables.get(name, {})) for name in SOURCES})
+
+    @staticmethod
+    def _source(table: dict) -> SimpleNamespace:
+        return SimpleNamespace(
+            path=table.get("path"), encoding=table.get("encoding", DEFAULT_ENCODING),
+            delimiter=one_char_delimiter(table.get("delimiter", DEFAULT_DELIMITER)),
+            decimal=table.get("decimal", DEFAULT_DECIMAL), date_format=table.get("date_format"),
+            columns=dict(table.get("columns", {})), checklist=list(table.get("checklist", DEFAULT_CHECKLIST)))
+
+    def source_path(self, name: str) -> tuple[Path, bool]:
+        return source_file(self.base_dir, self.data_dir, name, getattr(self.sources, name).path)

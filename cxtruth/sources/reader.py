@@ -250,6 +250,8 @@ def start_typed_read(pool: Executor, path: Path, *, encoding: str, delimiter: st
         return
     if layout.column_types:
         with _reads_ahead_lock:
+            if key in _reads_ahead:  # the same read, started from config.toml as written
+                return
             _reads_ahead[key] = pool.submit(_read_typed, path, layout.arrow_encoding, delimiter,
                                             layout.read_headers, newlines_in_values, layout.column_types)
 
