@@ -206,3 +206,19 @@ def test_a_config_that_is_not_toml_starts_no_read(tmp_path):
     read_ahead_as_written(config)
     read_ahead_as_written(tmp_path / "missing.toml")
     assert reader._reads_ahead == {}
+
+
+def test_date_range_skips_missing_times():
+    from pathlib import Path
+
+    import pandas as pd
+
+    from cxtruth.sources.adapters import SourceResult
+
+    def span(values):
+        frame = pd.DataFrame({"responded_at": pd.to_datetime(pd.Series(values, dtype=object))})
+        return SourceResult("nps", Path("nps.csv"), "read", frame=frame).date_range()
+
+    assert span(["2026-01-01 10:00", None, "2025-01-01 00:00"]) == (pd.Timestamp("2025-01-01"), pd.Timestamp("2026-01-01 10:00"))
+    assert all(pd.isna(t) for t in span([None, None]))
+    assert span([]) is None
