@@ -300,15 +300,15 @@ _PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
 def accept_clean(table: pa.Table, spec: SourceSpec, config: Config, account_ids: pd.Series | None = None
                  ) -> tuple[pd.DataFrame, np.ndarray | None] | None:
-    """The validated frame from an Arrow-typed table, or None if any row breaks a rule.
+    """The validated frame from an Arrow-typed table and, with ``account_ids``, its rows'
+    account codes (else None), or None if any row breaks a rule.
 
     The same rules as `_Validator`, checked as whole-column aggregates: blank
     required cells, ranges, non-finite numbers, future dates, order rules and
     repeated ids. None sends the file down the text path, which names each row.
 
     With ``account_ids`` (the accepted accounts' ids), an account_id column is
-    looked up in them as it is checked, and each row's position there (-1: none)
-    comes with the frame; else that is None.
+    looked up in them as it is checked: each row's position there (-1: none).
     """
     tz = config.report.timezone
     latest = pa.scalar(_latest_allowed(tz)[1], pa.timestamp("ns"))
