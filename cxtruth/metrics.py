@@ -115,14 +115,42 @@ class ResponseColumns:
 
 
 @dataclass
+class _MonthIndex:
+    """The months of a window, and timestamps as the month of it they fall in: the
+    month filters of accounts and feedback then compare small integers, found once,
+    instead of 8-byte timestamps 13 times over (0.05 s of the months' CPU)."""
+
+    def __init__(self, window: tuple[Month, Month]):
+        first, last = window
+        self.first, self.n = first.index, last.index - first.index + 1
+        self.starts = _month_starts(first, self.n)
+
+    def of(self, stamps: np.ndarray) -> np.ndarray:
+        """Per datetime64[ns] stamp (no NaT): -1 before the window, ``n`` from its end
+        on, else the position of its month (int32). For month k: t < start of k is
+        ``of(t) < k``, t >= start of k is ``of(t) >= k``, t in k is ``of(t) == k``."""
+        return (np.searchsorted(self.starts, stamps.view(np.int64), side="right") - 1).astype(np.int32)
+
+    def at(self, month: Month) -> int | None:
+        """``month``'s position in the window, or None outside it."""
+        at = month.index - self.first
+        return at if 0 <= at < self.n else None
+
+
+@dataclass
 class AccountColumns:
-    """accounts.csv as arrays: start, churn (``_NEVER`` when blank), MRR (0 when blank), segment."""
+    """accounts.csv as arrays: start, churn (``_NEVER`` when blank), MRR (0 when blank), segment.
+    With `index_months`, the month filters below compare month positions for months in
+    the window (the same comparisons, see `_MonthIndex.of`)."""
 
     start: np.ndarray
     churn: np.ndarray
     mrr: np.ndarray
     segment: np.ndarray
     labels: list[str]
+    months: _MonthIndex | None = None
+    start_month: np.ndarray | None = None
+    churn_month: np.ndarray | None = None
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> "AccountColumns":
@@ -130,15 +158,50 @@ class AccountColumns:
                    _never_if_missing(frame["churn_date"].to_numpy(dtype="datetime64[ns]")),
                    frame["mrr"].fillna(0.0).to_numpy(dtype="float64"), *_labels(frame["segment"]))
 
+    def index_months(self, months: _MonthIndex) -> None:
+        self.months, self.start_month, self.churn_month = months, months.of(self.start), months.of(self.churn)
+
+    def _at(self, month: Month) -> int | None:
+        return None if self.months is None else self.months.at(month)
+
+    def churn_base(self, month: Month) -> np.ndarray:
+        """Accounts that started before ``month`` and had not churned before it (a mask)."""
+        at = self._at(month)
+        if at is None:
+            start = month.start.to_datetime64()
+            return (self.start < start) & (self.churn >= start)
+        return (self.start_month < at) & (self.churn_month >= at)
+
+    def churned_in(self, month: Month, rows: np.ndarray | None = None) -> np.ndarray:
+        """Whether each account (of ``rows``, a mask, if given) churned in ``month``."""
+        at = self._at(month)
+        if at is None:
+            return month.mask(self.churn if rows is None else self.churn[rows])
+        return (self.churn_month if rows is None else self.churn_month[rows]) == at
+
+    def active_in(self, month: Month) -> np.ndarray:
+        """Accounts that started before ``month`` ended and had not churned before it began."""
+        at = self._at(month)
+        if at is None:
+            return (self.start < month.end.to_datetime64()) & (self.churn >= month.start.to_datetime64())
+        return (self.start_month <= at) & (self.churn_month >= at)
+
+    def started_in(self, month: Month) -> np.ndarray:
+        at = self._at(month)
+        return month.mask(self.start) if at is None else self.start_month == at
+
 
 @dataclass
 class FeedbackColumns:
     """Feedback items as arrays (int64 ns): received, closed (``_NEVER_NS`` while open), and
-    the days each closed item took (NaN while open)."""
+    the days each closed item took (NaN while open). `index_months` as for accounts."""
 
     received: np.ndarray
     closed: np.ndarray
     days: np.ndarray
+    months: _MonthIndex | None = None
+    received_month: np.ndarray | None = None
+    closed_month: np.ndarray | None = None
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> "FeedbackColumns":
@@ -146,6 +209,21 @@ class FeedbackColumns:
         closed = frame["closed_at"].to_numpy(dtype="datetime64[ns]")
         days = (closed - received) / np.timedelta64(1, "D")  # NaT -> NaN
         return cls(received, _never_if_missing(closed), days)
+
+    def index_months(self, months: _MonthIndex) -> None:
+        self.months, self.received_month, self.closed_month = months, months.of(self.received), months.of(self.closed)
+
+    def closed_in(self, month: Month) -> np.ndarray:
+        at = None if self.months is None else self.months.at(month)
+        return month.mask(self.closed) if at is None else self.closed_month == at
+
+    def open_at_end(self, month: Month) -> np.ndarray:
+        """Items received before ``month`` ended and not closed by then (open items: closed = never)."""
+        at = None if self.months is None else self.months.at(month)
+        if at is None:
+            end = month.end.to_datetime64()
+            return (self.received < end) & (self.closed >= end)
+        return (self.received_month <= at) & (self.closed_month > at)
 
 
 @dataclass
@@ -212,6 +290,11 @@ class MetricInputs:
             self.nps_columns.count_months(window)
         self.account_columns = None if self.accounts is None else AccountColumns.of(self.accounts)
         self.feedback_columns = None if self.feedback is None else FeedbackColumns.of(self.feedback)
+        if window is not None:
+            months = _MonthIndex(window)
+            for columns in (self.account_columns, self.feedback_columns):
+                if columns is not None:
+                    columns.index_months(months)
         self.handoff_columns = None if self.handoffs is None else HandoffColumns.of(
             self.handoffs, list(self.config.sources.handoffs.checklist))
         self.usage = None if self.adoption is None else UsageIndex.build(self, window)
@@ -470,7 +553,7 @@ class UsageIndex:
         """Codes of the accounts active in ``month``."""
         a = self.inputs.account_columns
         if a is not None:
-            return np.flatnonzero((a.start < month.end.to_datetime64()) & (a.churn >= month.start.to_datetime64()))
+            return np.flatnonzero(a.active_in(month))
         return np.flatnonzero(self._month_row(self.accounts_by_month, month))
 
     def feature_counts(self, month: Month, accounts: np.ndarray, groups: np.ndarray,
@@ -558,18 +641,12 @@ def _nps_of(n: int, promoters: int, detractors: int) -> dict[str, Any]:
     }
 
 
-def _churn_base(accounts: "AccountColumns", month: Month) -> np.ndarray:
-    """Accounts that started before ``month`` and had not churned before it."""
-    start = month.start.to_datetime64()
-    return (accounts.start < start) & (accounts.churn >= start)
-
-
 def logo_churn(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     if inputs.accounts is None:
         return {"value": None, "churned": None, "base": None, "segments": {}}
     a = inputs.account_columns
-    base = _churn_base(a, month)
-    churned = base & month.mask(a.churn)
+    base = a.churn_base(month)
+    churned = base & a.churned_in(month)
     segments = {}
     labelled = base & (a.segment >= 0)
     sizes = np.bincount(a.segment[labelled], minlength=len(a.labels))
@@ -585,9 +662,9 @@ def revenue_churn(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     if inputs.accounts is None:
         return {"value": None, "churned_mrr": None, "base_mrr": None, "base": None}
     a = inputs.account_columns
-    base = _churn_base(a, month)
+    base = a.churn_base(month)
     mrr = a.mrr[base]
-    churned_mrr = float(mrr[month.mask(a.churn[base])].sum())
+    churned_mrr = float(mrr[a.churned_in(month, base)].sum())
     base_mrr = float(mrr.sum())
     return {"value": _pct(churned_mrr, base_mrr), "churned_mrr": churned_mrr, "base_mrr": base_mrr,
             "base": int(base.sum())}
@@ -647,9 +724,9 @@ def closure_time(inputs: MetricInputs, month: Month) -> dict[str, Any]:
                 "open_backlog": None, "oldest_open_days": None}
     settings = inputs.config.metrics.closure_time
     f = inputs.feedback_columns
-    days = f.days[month.mask(f.closed)]
+    days = f.days[f.closed_in(month)]
     end = month.end.to_datetime64()
-    still_open = (f.received < end) & (f.closed >= end)  # open items have closed = _NEVER
+    still_open = f.open_at_end(month)
     oldest = (end - f.received[still_open].min()) / np.timedelta64(1, "D") if still_open.any() else None
     return {
         "value": float(np.median(days)) if len(days) else None,
@@ -665,7 +742,7 @@ def onboarding_engagement(inputs: MetricInputs, month: Month) -> dict[str, Any]:
     if inputs.accounts is None or inputs.usage is None:
         return {"value": None, "cohort": None, "engaged": None}
     settings = inputs.config.metrics.onboarding_engagement
-    cohort = np.flatnonzero(month.shift(-1).mask(inputs.account_columns.start))
+    cohort = np.flatnonzero(inputs.account_columns.started_in(month.shift(-1)))
     if not len(cohort):
         return {"value": None, "cohort": 0, "engaged": 0}
     engaged = int((inputs.active_days[cohort] >= settings.min_active_days).sum())

@@ -62,11 +62,13 @@ def test_usage_blocks_threads_and_sorted_keys_give_the_same_document(bench_data,
 
 
 @pytest.mark.parametrize("block", [None, 997])  # 997: responses counted in blocks whose edges fall inside months
-def test_nps_counted_ahead_for_the_window_equals_each_month_filtered(bench_data, block, monkeypatch):
+def test_metrics_prepared_for_a_window_equal_each_month_filtered(bench_data, block, monkeypatch):
+    # With a window, NPS responses are counted ahead and accounts' and feedback's dates
+    # become month positions; each month must come out as filtering it alone gives.
     if block:
         monkeypatch.setattr(metric_functions, "_BLOCK", block)
     from cxtruth.config import load_config
-    from cxtruth.metrics import MetricInputs, nps
+    from cxtruth.metrics import MetricInputs, closure_time, compute_month, logo_churn, nps, revenue_churn
     from cxtruth.months import Month
     from cxtruth.schema import SOURCES
     from cxtruth.sources import load_sources
@@ -78,9 +80,14 @@ def test_nps_counted_ahead_for_the_window_equals_each_month_filtered(bench_data,
     counted = MetricInputs.from_frames(config, frames, window=(months[2], months[-2]))
     filtered = MetricInputs.from_frames(config, frames)  # no window: each month filtered
     assert counted.nps_columns.counts is not None and filtered.nps_columns.counts is None
+    assert counted.account_columns.months is not None and filtered.account_columns.months is None
     for month in months:  # inside the window, and on either side of it
-        assert nps(counted, month) == nps(filtered, month), month
+        for metric in (nps, logo_churn, revenue_churn, closure_time):
+            assert metric(counted, month) == metric(filtered, month), (metric.__name__, month)
+    for month in months[2:-1]:  # every metric, where the usage index has the month
+        assert compute_month(counted, month) == compute_month(filtered, month), month
     assert nps(counted, months[-2])["segments"]  # segments compared, not empty
+    assert logo_churn(counted, months[-2])["churned"] and closure_time(counted, months[-2])["open_backlog"]
 
 
 def test_fast_and_text_paths_give_the_same_document(bench_data, run, tmp_path):
