@@ -78,12 +78,18 @@ def test_the_command_asks_for_small_pages():
     assert "THP disabled: 1" in output
 
 
+def _spied_run(spies: str, argv: list[str], cwd) -> subprocess.CompletedProcess:
+    """``cxtruth *argv`` in a fresh interpreter, after ``spies`` (Python source, with
+    ``sys`` imported) has replaced what it watches."""
+    script = f"import sys\n{spies}from cxtruth.cli import main\nsys.argv = ['cxtruth', *{argv!r}]\nmain()\n"
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=cwd)
+
+
 @pytest.mark.parametrize("command", [["metrics", "--json"], ["render", "--format", "html"], ["actions"]])
 def test_commands_start_reading_before_pandas_is_imported(command, handcalc, tmp_path):
     # Decision 37: the exports are parsed while pandas (and pyarrow.compute) are imported,
     # so read_ahead must come first.
-    script = (
-        "import sys\n"
+    spies = (
         "import cxtruth.sources.csvplan as csvplan\n"
         "real = csvplan.read_ahead\n"
         "def spy(config):\n"
@@ -91,11 +97,8 @@ def test_commands_start_reading_before_pandas_is_imported(command, handcalc, tmp
         "    print('pyarrow.compute imported before reading:', 'pyarrow.compute' in sys.modules, file=sys.stderr)\n"
         "    real(config)\n"
         "csvplan.read_ahead = spy\n"
-        "from cxtruth.cli import main\n"
-        f"sys.argv = ['cxtruth', *{command!r}, '--month', '2026-10', '--config', {str(handcalc)!r}]\n"
-        "main()\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    done = _spied_run(spies, [*command, "--month", "2026-10", "--config", str(handcalc)], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "pandas imported before reading: False" in done.stderr
     assert "pyarrow.compute imported before reading: False" in done.stderr  # 40 ms of its own
@@ -104,8 +107,7 @@ def test_commands_start_reading_before_pandas_is_imported(command, handcalc, tmp
 def test_metrics_starts_reading_before_pydantic_is_imported(handcalc, tmp_path):
     # The reads are planned from config.toml as written: pydantic's import (0.1 s) and
     # the validation overlap Arrow's parse, which the validated config then takes.
-    script = (
-        "import sys\n"
+    spies = (
         "import cxtruth.sources.reader as reader\n"
         "real = reader.start_typed_read\n"
         "def spy(pool, path, **options):\n"
@@ -117,11 +119,8 @@ def test_metrics_starts_reading_before_pydantic_is_imported(handcalc, tmp_path):
         "    print('parsed', path.name, file=sys.stderr)\n"
         "    return real_read(path, *a)\n"
         "reader._read_typed = counted\n"
-        "from cxtruth.cli import main\n"
-        f"sys.argv = ['cxtruth', 'metrics', '--json', '--month', '2026-10', '--config', {str(handcalc)!r}]\n"
-        "main()\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    done = _spied_run(spies, ["metrics", "--json", "--month", "2026-10", "--config", str(handcalc)], tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     first = [line for line in lines if line.startswith("started")]
