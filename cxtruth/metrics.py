@@ -114,7 +114,6 @@ class ResponseColumns:
         return self.counts[at] if self.counts is not None and 0 <= at < len(self.counts) else None
 
 
-@dataclass
 class _MonthIndex:
     """The months of a window, and timestamps as the month of it they fall in: the
     month filters of accounts and feedback then compare small integers, found once,
@@ -135,6 +134,12 @@ class _MonthIndex:
         """``month``'s position in the window, or None outside it."""
         at = month.index - self.first
         return at if 0 <= at < self.n else None
+
+
+def _position(months: _MonthIndex | None, month: Month) -> int | None:
+    """``month``'s position in ``months``, or None (no window, or outside it: then the
+    caller compares timestamps)."""
+    return None if months is None else months.at(month)
 
 
 @dataclass
@@ -161,12 +166,9 @@ class AccountColumns:
     def index_months(self, months: _MonthIndex) -> None:
         self.months, self.start_month, self.churn_month = months, months.of(self.start), months.of(self.churn)
 
-    def _at(self, month: Month) -> int | None:
-        return None if self.months is None else self.months.at(month)
-
     def churn_base(self, month: Month) -> np.ndarray:
         """Accounts that started before ``month`` and had not churned before it (a mask)."""
-        at = self._at(month)
+        at = _position(self.months, month)
         if at is None:
             start = month.start.to_datetime64()
             return (self.start < start) & (self.churn >= start)
@@ -174,20 +176,20 @@ class AccountColumns:
 
     def churned_in(self, month: Month, rows: np.ndarray | None = None) -> np.ndarray:
         """Whether each account (of ``rows``, a mask, if given) churned in ``month``."""
-        at = self._at(month)
+        at = _position(self.months, month)
         if at is None:
             return month.mask(self.churn if rows is None else self.churn[rows])
         return (self.churn_month if rows is None else self.churn_month[rows]) == at
 
     def active_in(self, month: Month) -> np.ndarray:
         """Accounts that started before ``month`` ended and had not churned before it began."""
-        at = self._at(month)
+        at = _position(self.months, month)
         if at is None:
             return (self.start < month.end.to_datetime64()) & (self.churn >= month.start.to_datetime64())
         return (self.start_month <= at) & (self.churn_month >= at)
 
     def started_in(self, month: Month) -> np.ndarray:
-        at = self._at(month)
+        at = _position(self.months, month)
         return month.mask(self.start) if at is None else self.start_month == at
 
 
@@ -214,12 +216,12 @@ class FeedbackColumns:
         self.months, self.received_month, self.closed_month = months, months.of(self.received), months.of(self.closed)
 
     def closed_in(self, month: Month) -> np.ndarray:
-        at = None if self.months is None else self.months.at(month)
+        at = _position(self.months, month)
         return month.mask(self.closed) if at is None else self.closed_month == at
 
     def open_at_end(self, month: Month) -> np.ndarray:
         """Items received before ``month`` ended and not closed by then (open items: closed = never)."""
-        at = None if self.months is None else self.months.at(month)
+        at = _position(self.months, month)
         if at is None:
             end = month.end.to_datetime64()
             return (self.received < end) & (self.closed >= end)
