@@ -19,6 +19,7 @@ from .freshness import StaleSource, stale_sources
 from .ledger import Action, Ledger, build_ledger, ledger_as_of
 from .metrics import SAMPLE_SIZE_KEY, MetricInputs, compute_months
 from .months import Month, generated_now
+from .quality import MetricQuality, SourceQuality, Unscored, metric_quality, source_quality
 from .schema import SOURCES
 from .score import ScoredMetric, score_metrics
 from .sources import Sources
@@ -89,10 +90,37 @@ class Report:
     verbatims: Verbatims
     no_owner_action: list[str]  # keys of off-track metrics with no open action linked
     stale: list[StaleSource] = field(default_factory=list)
+    quality: dict[str, MetricQuality] = field(default_factory=dict)  # per metric key
+    source_quality: dict[str, SourceQuality] = field(default_factory=dict)  # per read source
+
+    @property
+    def weakened(self) -> list[SourceQuality]:
+        """Sources over the rejection gate: their metrics have no number and the report is a DRAFT."""
+        return [s for s in self.source_quality.values() if s.weakened]
+
+    @property
+    def draft(self) -> bool:
+        return bool(self.weakened or self.stale)
 
     @property
     def draft_reasons(self) -> list[str]:
-        return [s.describe(self.month) for s in self.stale]
+        return [s.describe() for s in self.weakened] + [s.describe(self.month) for s in self.stale]
+
+    @property
+    def draft_kind(self) -> str:
+        """What makes it a draft, in two or three words (the page header)."""
+        if self.weakened and self.stale:
+            return "data problems"
+        return "rows rejected" if self.weakened else "stale data"
+
+    @property
+    def withheld(self) -> list[tuple[Unscored, list[ScoredMetric]]]:
+        """(reason, the metrics it leaves without a number), in contract order: page 1's first words."""
+        groups: dict[Unscored, list[ScoredMetric]] = {}
+        for m in self.metrics:
+            for reason in self.quality[m.key].reasons if m.key in self.quality else ():
+                groups.setdefault(reason, []).append(m)
+        return list(groups.items())
 
     def open_actions(self, key: str) -> list[Action]:
         return self.ledger.open_for_metric(key)
@@ -128,7 +156,7 @@ def allocate_minutes(weights: list[int], total: int) -> list[int]:
     return minutes
 
 
-def discussion_prompts(m: ScoredMetric, ledger: Ledger) -> list[str]:
+def discussion_prompts(m: ScoredMetric, ledger: Ledger, reason: str | None = None) -> list[str]:
     value, target = fmt_value(m.value, m.unit), fmt_value(m.target, m.unit)
     helpers = ", ".join(m.consulted) or "the other functions"
     if m.status == "off_track":
@@ -153,6 +181,9 @@ def discussion_prompts(m: ScoredMetric, ledger: Ledger) -> list[str]:
             "a real shift or noise?",
             f"What would bring it back to target by next month, and who in {m.owner} owns that?",
         ]
+    if m.status == "no_data" and reason:
+        return [f"No number this month: {reason}. Who fixes the export, and by when, so that next "
+                "month's figure can be trusted?"]
     if m.status == "no_data":
         return ["No qualifying data this month. Which export is missing or empty, and who supplies it "
                 "before the next session?"]
@@ -213,7 +244,10 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
                                           window=(min(months), max(months)), account_codes=sources.account_codes)
         history = compute_months(inputs, months)
         verbatims = verbatims.result()
-    metrics = score_metrics(config, history, month)
+    sources_quality = source_quality(config, sources.results)
+    quality = metric_quality(sources_quality)
+    metrics = score_metrics(config, history, month,
+                            withheld={key: q.reason for key, q in quality.items() if q.reason})
     generated_at = generated_now(config.report.timezone)
     ledger = build_ledger(sources.frame("actions"), ledger_as_of(month, generated_at.date()))
     sections = _sections(config, metrics, ledger)
@@ -234,7 +268,7 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
         sections=sections,
         running_order=running_order,
         headline=headline,
-        prompts={m.key: discussion_prompts(m, ledger) for m in metrics},
+        prompts={m.key: discussion_prompts(m, ledger, quality[m.key].reason) for m in metrics},
         facts={m.key: metric_facts(m, config.metrics.get(m.key).min_sample) for m in metrics},
         sources=_source_summaries(sources),
         issues=issues.head(MAX_ISSUES_JSON).to_dict("records"),
@@ -246,6 +280,8 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
         verbatims=verbatims,
         no_owner_action=no_owner_action,
         stale=stale_sources(config, sources, month),
+        quality=quality,
+        source_quality=sources_quality,
     )
 
 
@@ -268,6 +304,7 @@ def metrics_document(report: Report) -> dict[str, Any]:
         entry["no_owner_action"] = m.key in report.no_owner_action
         entry["trend"] = [{"month": str(p.month), "value": p.value, "status": p.status, "low_sample": p.low_sample}
                           for p in m.trend]
+        entry["data_quality"] = report.quality[m.key].document()
         metrics[m.key] = entry
     return {
         "month": str(report.month),
@@ -283,7 +320,8 @@ def metrics_document(report: Report) -> dict[str, Any]:
                                  "accepted": s.accepted, "rejected": s.rejected,
                                  "first": s.first, "last": s.last} for s in report.sources},
         },
-        "draft": bool(report.stale),
+        "draft": report.draft,
+        "weakened_sources": [s.document() for s in report.weakened],
         "stale_sources": [{"source": s.name, "file": s.file, "newest": s.newest,
                            "days_before_month_end": s.days_before_end, "limit_days": s.limit_days}
                           for s in report.stale],

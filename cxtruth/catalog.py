@@ -26,6 +26,9 @@ class MetricInfo:
     # Fewer qualifying rows than this and the month is flagged "low sample". Rates
     # (a share of accounts or answers) need ~30; medians of durations say something from ~10.
     min_sample: int = 30
+    # Optional columns (source, column) without which the value is unknown, not zero: when a
+    # source is read but lacks one, the metric is no data, with the reason (DATA_CONTRACT §7).
+    needs_columns: tuple[tuple[str, str], ...] = ()
 
 
 METRICS: dict[str, MetricInfo] = {
@@ -57,12 +60,14 @@ METRICS: dict[str, MetricInfo] = {
             "Base: accounts that started before the month and had not churned before it. "
             "Value = base accounts with a churn date in the month / base.",
             "Customer Success", ("Sales",), 1.0, 2.0, "lower",
+            needs_columns=(("accounts", "churn_date"),),
         ),
         MetricInfo(
             "revenue_churn", "Revenue (MRR) churn", "percent", ("accounts",),
             "Same base as logo churn. Value = MRR of the accounts that churned in the month / "
             "MRR of the base (blank MRR counts as 0).",
             "Customer Success", ("Sales",), 1.0, 2.0, "lower",
+            needs_columns=(("accounts", "churn_date"), ("accounts", "mrr")),
         ),
         MetricInfo(
             "feature_adoption", "Feature adoption", "percent", ("accounts", "adoption"),
@@ -70,6 +75,8 @@ METRICS: dict[str, MetricInfo] = {
             "For each tracked feature, the share of active accounts with a usage event in the "
             "month; the value is the mean over tracked features.",
             "Product", ("Customer Success",), 50, 35, "higher",
+            # Without churn dates every account that ever started counts as active.
+            needs_columns=(("accounts", "churn_date"),),
         ),
         MetricInfo(
             "feature_awareness", "Feature awareness", "percent", ("awareness",),
@@ -83,6 +90,8 @@ METRICS: dict[str, MetricInfo] = {
             "received to closed. Value = median. Backlog = items received by month end and "
             "still open at month end.",
             "Support", ("Product",), 7, 14, "lower", 10,
+            # Without closing dates no item is ever closed and every item counts as open.
+            needs_columns=(("feedback", "closed_at"),),
         ),
         MetricInfo(
             "nps", "Net Promoter Score", "points", ("nps",),

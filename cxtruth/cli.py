@@ -101,7 +101,8 @@ def cli():
 @click.option("--email", is_flag=True, help="Email the PDF to [email] recipients (once per month).")
 @click.option("--force", is_flag=True, help="With --email: render and send again even if already sent.")
 @click.option("--dry-run", is_flag=True, help="With --email: write the message as a .eml file instead of sending.")
-@click.option("--strict", is_flag=True, help="Fail (exit 4) instead of marking the report DRAFT when data is stale.")
+@click.option("--strict", is_flag=True, help="Fail (exit 4) instead of marking the report DRAFT (stale data, or a source "
+              "with too many rows rejected).")
 def render(month, config_path, out, fmt, email, force, dry_run, strict):
     """Render the month's agenda; the metrics JSON and a run record are written beside it."""
     from .runs import RunOptions, run_render
@@ -134,6 +135,10 @@ def metrics(month, config_path, as_json):
     for m in report.metrics:
         click.echo(f"  {m.label:<30} {fmt_value(m.value, m.unit):>12}  {m.status_word:<10} "
                    f"{fmt_change(m.change, m.unit):>10}  {m.owner}")
+    for reason, withheld in report.withheld:
+        click.echo(f"  Not scored: {', '.join(m.label for m in withheld)}: {reason.text}")
+    for reason in report.draft_reasons:
+        click.echo(f"  DRAFT: {reason}")
     if report.rejected_rows:
         click.echo(f"  {report.rejected_rows} rows rejected; see `cxtruth validate` or the report appendix.")
 
@@ -185,7 +190,7 @@ def status(month, config_path):
         raise click.exceptions.Exit(1)
     click.echo(f"{month}: rendered {record['finished_at']} by cxtruth {record['cxtruth']} -> {paths.report}")
     if record.get("draft"):
-        click.echo("  DRAFT (stale data): " + "; ".join(record.get("stale_sources", [])))
+        click.echo("  DRAFT: " + "; ".join(record.get("weakened_sources", []) + record.get("stale_sources", [])))
     for entry in record["inputs"]:
         if entry["status"] == "read":
             click.echo(f"  {entry['source']:<10} {entry['path']} ({entry['size']:,} bytes, sha256 "
@@ -203,8 +208,14 @@ def status(month, config_path):
 @cli.command()
 @config_option
 def validate(config_path):
-    """Read every source and report rows read, rejected and the date range."""
+    """Read every source and report rows read, rejected and the date range.
+
+    Exits 4 when a source cannot be read, or has more rows rejected than
+    max_rejected_share allows (or every row rejected): FAILED.
+    """
     from .config import load_config
+    from .catalog import METRICS
+    from .quality import fmt_share, source_quality
     from .sources import check_account_references, read_source
     from .schema import SOURCES
 
@@ -216,6 +227,8 @@ def validate(config_path):
         except CxtruthError as exc:
             errors[name] = exc
     check_account_references(results)
+    quality = source_quality(config, results)
+    failed = bool(errors)
     for name in SOURCES:
         if name in errors:
             click.echo(f"{name:<10} ERROR  {errors[name]}")
@@ -225,12 +238,30 @@ def validate(config_path):
             click.echo(f"{name:<10} absent {result.path}" + ("" if result.note else " (optional)"))
             continue
         span = result.date_range()
-        dates = f"{span[0]:%Y-%m-%d} .. {span[1]:%Y-%m-%d}" if span else "no dates"
-        click.echo(f"{name:<10} ok     {result.rows_read:>9,} rows, {result.rejected:>6,} rejected, {dates}")
+        dates = f"{span[0]:%Y-%m-%d} .. {span[1]:%Y-%m-%d}" if span and not _is_nat(span[0]) else "no dates"
+        gate = quality[name]
+        word = "FAILED" if gate.weakened else "ok"
+        click.echo(f"{name:<10} {word:<6} {result.rows_read:>9,} rows, {result.rejected:>6,} rejected, {dates}")
+        if gate.weakened:
+            failed = True
+            click.echo(f"           {gate.broken:,} of {gate.rows:,} rows rejected ({fmt_share(gate.share)}), over "
+                       f"max_rejected_share ({fmt_share(gate.limit)}): its metrics will show no data and the "
+                       "report is a DRAFT. Most frequent reasons:")
+            for line in gate.reason_lines():
+                click.echo(f"             {line}")
+        for column in gate.absent_columns:
+            needing = [info.label for info in METRICS.values() if (name, column) in info.needs_columns]
+            if needing:
+                click.echo(f"           note: no {column} column: {', '.join(needing)} will show no data "
+                           f"(map it under [sources.{name}.columns] if the export names it otherwise)")
         _echo_rows(result.issues, "")
         _echo_rows(result.warnings, "warning: ")
-    if errors:
+    if failed:
         raise click.exceptions.Exit(4)
+
+
+def _is_nat(value) -> bool:
+    return value != value  # NaT, like NaN, is not equal to itself
 
 
 def _echo_rows(rows, prefix: str, shown: int = 5) -> None:

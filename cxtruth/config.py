@@ -34,6 +34,9 @@ class ReportConfig(_Strict):
     functions: list[str] = Field(default_factory=lambda: list(DEFAULT_FUNCTIONS), min_length=1)
     # A source whose newest row is older than the month's end by more than this marks the report DRAFT.
     max_staleness_days: float = Field(3, ge=0)
+    # A source with more than this share of its rows rejected is "weakened": its metrics show no
+    # data and the report is a DRAFT (docs/decisions.md, decision 44).
+    max_rejected_share: float = Field(0.05, ge=0, le=1)
     # A folder of templates searched before the packaged ones (run in Jinja's sandbox).
     template_dir: str | None = None
     # HTML and PDF rendering past this many seconds fails the run with nothing written.
@@ -68,6 +71,7 @@ class SourceConfig(_Strict):
     date_format: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     max_staleness_days: float | None = Field(None, ge=0)  # default: [report] max_staleness_days
+    max_rejected_share: float | None = Field(None, ge=0, le=1)  # default: [report] max_rejected_share
 
     @field_validator("encoding")
     @classmethod
@@ -334,6 +338,10 @@ class Config(_Strict):
     def staleness_limit(self, name: str) -> float:
         own = getattr(self.sources, name).max_staleness_days
         return self.report.max_staleness_days if own is None else own
+
+    def rejection_limit(self, name: str) -> float:
+        own = getattr(self.sources, name).max_rejected_share
+        return self.report.max_rejected_share if own is None else own
 
 
 def _first_error(exc: ValidationError) -> str:

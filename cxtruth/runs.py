@@ -226,9 +226,12 @@ def _render_and_maybe_send(config: Config, config_file: Path, month: Month, path
                   for name, result in sources.results.items() if result.status == "read"}
         with timer("compute"):
             report = build_report(config, sources, month)
-        if report.stale and options.strict:
-            raise DataError("stale data (--strict): " + "; ".join(report.draft_reasons),
-                            hint="refresh the exports, or raise max_staleness_days if this source is slow by nature")
+        if report.draft and options.strict:
+            what = "too many rows rejected" if report.weakened else "stale data"
+            raise DataError(f"{what} (--strict): " + "; ".join(report.draft_reasons),
+                            hint="fix the export or the source's settings (cxtruth validate lists the reasons)"
+                            if report.weakened else
+                            "refresh the exports, or raise max_staleness_days if this source is slow by nature")
         with time_limit(config.report.render_timeout_seconds, "rendering the report"):
             with timer("render_html"):
                 html = render_html(report, template_dir=config.template_dir)
@@ -246,8 +249,9 @@ def _render_and_maybe_send(config: Config, config_file: Path, month: Month, path
         "config": {"path": str(config_file.resolve()), "sha256": sha256_file(config_file)},
         "inputs": inputs,
         "rejected_rows": report.rejected_rows,
-        "draft": bool(report.stale),
-        "stale_sources": report.draft_reasons,
+        "draft": report.draft,
+        "weakened_sources": [s.describe() for s in report.weakened],
+        "stale_sources": [s.describe(report.month) for s in report.stale],
         "outputs": {
             "report": {"path": paths.report.name, "sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload)},
             "json": {"path": paths.json.name, "sha256": hashlib.sha256(document_json.encode()).hexdigest()},

@@ -89,8 +89,22 @@ def nps_change_significant(current: dict[str, Any], previous: dict[str, Any]) ->
     return abs(change) > 1.96 * math.sqrt(se_now**2 + se_prev**2)
 
 
-def score_metrics(config: Config, history: dict[Month, dict[str, dict[str, Any]]], month: Month) -> list[ScoredMetric]:
-    """Score every metric for ``month``; ``history`` must hold ``month`` and the months of the trend."""
+def withhold(result: dict[str, Any]) -> dict[str, Any]:
+    """A month's result with no number in it: what rests on data that cannot be trusted
+    is unknown (None; an empty object for per-feature and per-segment parts), never 0."""
+    return {k: ({} if isinstance(v, dict) else None) for k, v in result.items()}
+
+
+def score_metrics(config: Config, history: dict[Month, dict[str, dict[str, Any]]], month: Month,
+                  withheld: dict[str, str] | None = None) -> list[ScoredMetric]:
+    """Score every metric for ``month``; ``history`` must hold ``month`` and the months of the trend.
+
+    ``withheld``: metric key -> why it has no number (a weakened source, a missing column,
+    `cxtruth.quality`); such a metric is no data in every month, with no status.
+    """
+    withheld = withheld or {}
+    history = {m: {k: withhold(r) if k in withheld else r for k, r in results.items()}
+               for m, results in history.items()} if withheld else history
     months = sorted(history)
     current, previous = history[month], history.get(month.shift(-1))
     scored = []

@@ -225,7 +225,8 @@ def test_dates_invalid_ambiguous_future_and_mixed_offsets(tmp_path, run):
             "r3,A1,03/10/2026,9,\n"          # March 10 or October 3: never guessed
             "r4,A1,2099-10-01,9,\n"          # after the run
             "r5,A1,2026-10-02 10:00,9,\n")   # naive among offsets: kept, warned
-    doc = data_quality(run, project(tmp_path, {"nps.csv": NPS_HEADER + rows}))
+    # most rows broken on purpose: the rejection gate is tested on its own (test_honesty.py)
+    doc = data_quality(run, project(tmp_path, {"nps.csv": NPS_HEADER + rows}, "max_rejected_share = 1.0"))
     issues = doc["data_quality"]["issues"]
     assert named(issues) == [("nps.csv", 3, "responded_at", "2026-02-30"),
                              ("nps.csv", 4, "responded_at", "03/10/2026"),
@@ -250,7 +251,8 @@ def test_currency_formatted_mrr(tmp_path, run):
 def test_exact_copies_told_apart_from_conflicting_rows(tmp_path, run):
     rows = ("r1,A1,2026-10-01,9,same\nr1,A1,2026-10-01,9,same\n"
             "r2,A1,2026-10-01,9,first\nr2,A1,2026-10-01,3,changed\n")
-    doc = data_quality(run, project(tmp_path, {"nps.csv": NPS_HEADER + rows}))
+    # most rows broken on purpose: the rejection gate is tested on its own (test_honesty.py)
+    doc = data_quality(run, project(tmp_path, {"nps.csv": NPS_HEADER + rows}, "max_rejected_share = 1.0"))
     reasons = [(i["line"], i["reason"]) for i in doc["data_quality"]["issues"]]
     assert reasons == [(2, "exact copy of the row at line 3: counted once"),
                        (4, "same response_id as line 5 with different values: the row at line 5 wins")]
@@ -260,11 +262,12 @@ def test_exact_copies_told_apart_from_conflicting_rows(tmp_path, run):
 
 def test_accounts_referenced_but_unknown(tmp_path, run):
     files = {
-        "accounts.csv": "account_id,start_date,mrr\nA1,2025-01-01,10\nA2,2025-01-01,$10\n",
+        # with a churn_date column: adoption's active accounts need one (test_honesty.py)
+        "accounts.csv": "account_id,start_date,churn_date,mrr\nA1,2025-01-01,,10\nA2,2025-01-01,,$10\n",
         "nps.csv": NPS_HEADER + "r1,A1,2026-10-01,9,\nr2,ZZ9,2026-10-02,3,\nr3,ZZ9,2026-10-03,3,\nr4,A2,2026-10-03,3,\n",
         "adoption.csv": "account_id,feature,used_at\nA1,reports,2026-10-01\nGHOST,reports,2026-10-02\n",
     }
-    doc = data_quality(run, project(tmp_path, files))
+    doc = data_quality(run, project(tmp_path, files, "max_rejected_share = 1.0"))  # gate: test_honesty.py
     warnings = doc["data_quality"]["warnings"]
     assert named(warnings) == [("nps.csv", 3, "account_id", "ZZ9"), ("nps.csv", 5, "account_id", "A2"),
                                ("adoption.csv", 3, "account_id", "GHOST")]

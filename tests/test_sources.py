@@ -74,7 +74,9 @@ def test_ragged_row_is_rejected_and_later_lines_stay_right(tmp_path, metrics_jso
     config = write_project(tmp_path, 'response_id,responded_at,score,comment\n'
                                      'r1,2026-10-01,9,"two\nlines"\n'
                                      'r2,2026-10-01,9,a,EXTRA\n'
-                                     'r3,2026-10-01,eleven,\n')
+                                     'r3,2026-10-01,eleven,\n',
+                           # two of three rows broken on purpose: the gate is not what this tests
+                           extra_config="[report]\nmax_rejected_share = 1.0\n")
     doc = metrics_json(config)
     issues = [(i["line"], i["reason"]) for i in doc["data_quality"]["issues"]]
     assert issues == [(3, "row has 5 fields, expected 4"), (4, "score must be a whole number 0..10")]
@@ -86,8 +88,15 @@ def test_ragged_row_is_rejected_and_later_lines_stay_right(tmp_path, metrics_jso
 def test_score_rules(tmp_path, metrics_json, score, accepted):
     config = write_project(tmp_path, f'response_id,responded_at,score\nr1,2026-10-01,"{score}"\n')
     doc = metrics_json(config)
-    assert doc["metrics"]["nps"]["n"] == (1 if accepted else 0)
+    nps = doc["metrics"]["nps"]
     assert doc["data_quality"]["rejected_rows"] == (0 if accepted else 1)
+    assert nps["data_quality"]["sources"] == {"nps": {"rows": 1, "used": 1 if accepted else 0,
+                                                      "rejected": 0 if accepted else 1}}
+    if accepted:
+        assert nps["n"] == 1 and nps["data_quality"]["reason"] is None
+    else:  # the only row rejected: unknown, never "0 responses"
+        assert nps["n"] is None and nps["status"] == "no_data"
+        assert nps["data_quality"]["reason"].startswith("nps.csv had 1 of 1 rows rejected (100 %")
 
 
 def test_ambiguous_date_is_never_guessed(tmp_path, metrics_json):

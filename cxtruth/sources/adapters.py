@@ -42,7 +42,12 @@ class SourceResult:
     frame: pd.DataFrame | None = None
     rows_read: int = 0
     issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
-    rejected: int = 0
+    rejected: int = 0  # rows left out: broken rows, and earlier rows of a repeated id
+    superseded: int = 0  # of those, earlier rows of a repeated id (the last row wins)
+    # The most frequent reasons rows were rejected (repeats aside), most frequent first.
+    reasons: tuple["RejectionReason", ...] = ()
+    # Optional columns of the contract that the export does not have (unknown, not blank).
+    absent_columns: tuple[str, ...] = ()
     note: str | None = None
     # Rows kept but worth a look (unknown account, mixed offsets, no data rows): same columns as issues.
     warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
@@ -56,6 +61,11 @@ class SourceResult:
     @property
     def accepted(self) -> int:
         return 0 if self.frame is None else len(self.frame)
+
+    @property
+    def broken(self) -> int:
+        """Rows left out because they break a rule: what the rejection gate counts."""
+        return self.rejected - self.superseded
 
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """Earliest and latest value of the source's time column (kept: two passes over 10M rows)."""
@@ -74,6 +84,16 @@ class SourceResult:
             low, high = bounds["min"].as_py(), bounds["max"].as_py()  # None when nothing is left
             self._date_range = (pd.NaT, pd.NaT) if low is None else (pd.Timestamp(low), pd.Timestamp(high))
         return self._date_range
+
+
+@dataclass(frozen=True)
+class RejectionReason:
+    column: str
+    reason: str  # as in the data-quality issues; a fix is part of it where cxtruth knows one
+    rows: int
+
+
+MAX_REASONS = 3
 
 
 @dataclass
@@ -246,7 +266,7 @@ def _validated(name: str, path: Path, spec: SourceSpec, raw, read, source_config
         if accepted is not None:
             frame, codes = accepted
             return SourceResult(name, path, "read", frame=frame, rows_read=len(frame), lines=raw.lines,
-                                account_codes=codes)
+                                account_codes=codes, absent_columns=_absent_columns(spec, raw.headers))
         raw = read()
     validator = _Validator(spec, path.name, raw.lines, raw.headers)
     for line, text, expected, found in raw.ragged:
@@ -261,9 +281,14 @@ def _validated(name: str, path: Path, spec: SourceSpec, raw, read, source_config
         ids_in_file = pd.Index(raw.frame["account_id"].str.strip().unique())
     return SourceResult(
         name, path, "read", frame=frame, rows_read=len(raw.frame) + len(raw.ragged),
-        issues=validator.issues(), rejected=validator.rejected_count,
+        issues=validator.issues(), rejected=validator.rejected_count, superseded=validator.superseded_count,
+        reasons=validator.top_reasons(), absent_columns=_absent_columns(spec, raw.headers),
         warnings=validator.warnings(), lines=lines, ids_in_file=ids_in_file,
     )
+
+
+def _absent_columns(spec: SourceSpec, headers: dict[str, str]) -> tuple[str, ...]:
+    return tuple(c.name for c in spec.columns if not c.required and c.name not in headers)
 
 
 def parquet_types(spec: SourceSpec, table: pa.Table) -> pa.Table | None:
@@ -508,8 +533,10 @@ class _Validator:
     def __init__(self, spec: SourceSpec, file: str, lines: np.ndarray, headers: dict[str, str]):
         self.spec, self.file, self.lines, self.headers = spec, file, lines, headers
         self._parts: list[pd.DataFrame] = []
+        self._repeat_parts: list[pd.DataFrame] = []  # earlier rows of a repeated id
         self._warning_parts: list[pd.DataFrame] = []
         self.rejected_count = 0
+        self.superseded_count = 0
 
     def _rows(self, lines: np.ndarray, column: str, values, reason) -> pd.DataFrame:
         return pd.DataFrame({"file": self.file, "line": lines.astype(np.int64), "column": column,
@@ -526,7 +553,16 @@ class _Validator:
         self._warning_parts.append(self._rows(lines, column, values, reason))
 
     def issues(self) -> pd.DataFrame:
-        return _concat(self._parts).sort_values("line", kind="stable", ignore_index=True)
+        return _concat(self._parts + self._repeat_parts).sort_values("line", kind="stable", ignore_index=True)
+
+    def top_reasons(self) -> tuple[RejectionReason, ...]:
+        """The most frequent (column, reason) pairs of broken rows; repeated ids are not counted."""
+        broken = _concat(self._parts)
+        if not len(broken):
+            return ()
+        counts = broken.groupby(["column", "reason"], sort=False).size().sort_values(ascending=False, kind="stable")
+        return tuple(RejectionReason(str(column), str(reason), int(n))
+                     for (column, reason), n in counts.head(MAX_REASONS).items())
 
     def warnings(self) -> pd.DataFrame:
         return _concat(self._warning_parts).sort_values("line", kind="stable", ignore_index=True)
@@ -626,8 +662,10 @@ class _Validator:
                 f"same {what} as line " + winner_lines + " with different values: the row at line "
                 + winner_lines + " wins")
             lines = kept_lines[superseded.to_numpy()]
-            self.add_issue_rows(lines, key[0], kept.loc[superseded, key[0]].map(_cap).to_numpy(), reasons)
+            self._repeat_parts.append(self._rows(lines, key[0], kept.loc[superseded, key[0]].map(_cap).to_numpy(),
+                                                 reasons))
             self.rejected_count += int(superseded.sum())
+            self.superseded_count += int(superseded.sum())
         return kept[~superseded], kept_lines[~superseded.to_numpy()]
 
 
