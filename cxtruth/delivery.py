@@ -60,6 +60,9 @@ def summary_text(report: Report, pdf_name: str) -> str:
         lines += ["", "What is going wrong, and who owns it:"]
         lines += [f"  {i}. {m.label}: {fmt_value(m.value, m.unit)} ({m.status_word}) - owner {m.owner}"
                   for i, m in enumerate(report.headline, 1)]
+    if report.withheld:
+        lines += ["", "Not scored this month (the data cannot carry a number):"]
+        lines += [f"- {', '.join(m.label for m in metrics)}: {reason.text}" for reason, metrics in report.withheld]
     lines += ["", "Scorecard (metric | value | status | change | owner):"]
     for m in report.metrics:
         lines.append(f"- {m.label} | {fmt_value(m.value, m.unit)} | {m.status_word} | "

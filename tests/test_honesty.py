@@ -228,3 +228,19 @@ def test_all_accounts_rows_rejected_with_usage_events_is_no_data_not_a_crash(tmp
     doc = json.loads(result.stdout)
     assert doc["metrics"]["feature_adoption"]["status"] == "no_data"
     assert "569 of 569 rows rejected (100 %" in doc["metrics"]["feature_adoption"]["data_quality"]["reason"]
+
+
+def test_the_email_summary_says_what_is_not_scored_and_why(tmp_path):
+    from cxtruth.agenda import build_report
+    from cxtruth.config import load_config
+    from cxtruth.delivery import summary_text
+    from cxtruth.months import Month
+    from cxtruth.sources import load_sources
+
+    config_path = sample(tmp_path, "[sources.accounts]\nmax_staleness_days = 60\n")
+    rewrite(tmp_path / "data" / "accounts.csv", drop_columns("mrr"))
+    config = load_config(config_path)
+    body = summary_text(build_report(config, load_sources(config), Month.parse("2026-10")), "report.pdf")
+    assert ("Not scored this month (the data cannot carry a number):\n"
+            "- Revenue (MRR) churn: accounts.csv has no mrr column, so the value is unknown\n") in body
+    assert "- Revenue (MRR) churn | no data | No data |" in body
