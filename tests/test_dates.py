@@ -78,8 +78,9 @@ def test_a_sources_own_zone_for_offset_less_values():
 
 
 def test_mixed_naive_and_offset_values_are_reported():
-    _, mixed = parse_timestamps(pd.Series(["2026-10-01T09:00:00Z", "2026-10-02 10:00", ""]), "UTC", DateRule())
-    assert mixed.tolist() == [True, False, False]
+    _, mixed = parse_timestamps(pd.Series(["2026-10-01T09:00:00Z", "2026-10-02 10:00", "2026-10-31", ""]),
+                                "UTC", DateRule())
+    assert mixed.tolist() == [True, False, False, False]
 
 
 @pytest.mark.parametrize("bad, says", [

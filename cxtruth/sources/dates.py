@@ -230,11 +230,10 @@ def _as_numpy(stamps: pa.Array) -> np.ndarray:
     return stamps.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False).astype("datetime64[ns]")
 
 
-_OFFSET = r"(Z|[+-]\d{2}(:?\d{2})?)$"
-
-
 def _has_offset(text: pa.Array) -> np.ndarray:
-    return pc.fill_null(pc.match_substring_regex(text, _OFFSET), False).to_numpy(zero_copy_only=False)
+    from .csvplan import OFFSET_RE  # a time then Z or +hh:mm: the "-31" of a date is no offset
+
+    return pc.fill_null(pc.match_substring_regex(text, OFFSET_RE.pattern), False).to_numpy(zero_copy_only=False)
 
 
 def _iso_cells(text: pa.Array, offset: np.ndarray, source_zone: str) -> np.ndarray:
