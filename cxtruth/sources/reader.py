@@ -131,7 +131,7 @@ def _delimiter_hint(header: list[str], delimiter: str, source: str) -> str | Non
 
 
 def map_columns(path: Path, header: list[str], wanted: dict[str, tuple[str, bool]],
-                delimiter: str = ",", source: str = "<name>") -> dict[str, str]:
+                delimiter: str = ",", source: str = "<name>", header_line: int = 1) -> dict[str, str]:
     """Find each canonical column's header. ``wanted``: canonical -> (configured header, required).
 
     Exact matches win; otherwise a header equal up to case and spacing is used.
@@ -154,12 +154,12 @@ def map_columns(path: Path, header: list[str], wanted: dict[str, tuple[str, bool
         candidates = [configured] if exact.get(configured) and (mapped or len(near) == 1) else near
         if candidates and exact.get(candidates[0], 0) > 1:
             raise DataError(
-                f"{path.name}: line 1: column {configured!r} appears more than once in the header; "
+                f"{path.name}: line {header_line}: column {configured!r} appears more than once in the header; "
                 "rename or remove the copies"
             )
         if len(candidates) > 1:
             raise DataError(
-                f"{path.name}: line 1: columns {', '.join(map(repr, candidates))} differ only by case or "
+                f"{path.name}: line {header_line}: columns {', '.join(map(repr, candidates))} differ only by case or "
                 f"spacing, so which is {canonical!r} is unclear",
                 hint=f"rename one, or map the one you mean under [sources.{source}.columns]",
             )
@@ -169,7 +169,7 @@ def map_columns(path: Path, header: list[str], wanted: dict[str, tuple[str, bool
             missing.append(configured if configured == canonical else f"{configured} (for {canonical})")
     if missing:
         raise DataError(
-            f"{path.name}: line 1: required column{'s' if len(missing) > 1 else ''} missing: "
+            f"{path.name}: line {header_line}: required column{'s' if len(missing) > 1 else ''} missing: "
             f"{', '.join(missing)}; found: {', '.join(header) or '(none)'}",
             hint=_delimiter_hint(header, delimiter, source)
             or f"map your header names under [sources.{source}.columns] in config.toml",

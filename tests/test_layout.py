@@ -1,0 +1,125 @@
+"""Header rows, skipped rows, trailers (issue 19) and spreadsheet workbooks."""
+
+import datetime as dt
+
+import pytest
+
+from cxtruth.errors import DataError
+from cxtruth.sources.layout import TableLayout, join_names, lay_out
+from cxtruth.sources.workbook import cell_text, check_kind, read_lines, read_workbook
+
+
+def numbered(rows):
+    return list(enumerate(rows, start=1))
+
+
+def test_one_header_line_and_a_crm_reports_trailer_lines():
+    rows = [["Account", "Start"], ["A1", "2026-10-01"], [], ["A2", "2026-10-02"],
+            ["Grand Totals (2 records)", ""], ["", ""],
+            ["Confidential Information - Do Not Distribute", ""],
+            ["Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.", ""]]
+    laid = lay_out(numbered(rows), TableLayout())
+    assert laid.names == ["Account", "Start"]
+    assert laid.rows == [["A1", "2026-10-01"], ["A2", "2026-10-02"]]
+    assert laid.lines == [2, 4]  # the physical lines, blank line 3 included
+    assert laid.trailer_lines == [5, 7, 8]
+
+
+def test_a_data_row_that_looks_like_a_trailer_is_data_unless_it_ends_the_file():
+    rows = [["Name", "Score"], ["Total records: a company", "9"], ["B", "10"]]
+    laid = lay_out(numbered(rows), TableLayout())
+    assert laid.lines == [2, 3] and laid.trailer_lines == []
+
+
+def test_own_trailer_pattern_and_detection_off():
+    rows = [["Id", "Score"], ["1", "9"], ["END OF EXPORT"], ["Grand Totals (1 records)"]]
+    laid = lay_out(numbered(rows), TableLayout(trailers=("end of export",), detect_trailers=False))
+    assert laid.lines == [2, 3, 4] and laid.trailer_lines == []  # only a run at the end is a trailer
+    laid = lay_out(numbered(rows), TableLayout(trailers=("end of export",)))
+    assert laid.lines == [2] and laid.trailer_lines == [3, 4]
+
+
+def test_qualtrics_three_header_lines_map_by_the_first_and_skip_two():
+    rows = [["StartDate", "ResponseId", "Q1_NPS_GROUP", "Q1"],
+            ["Start Date", "Response ID", "How likely ... - Group", "How likely are you to recommend us?"],
+            ['{"ImportId":"startDate","timeZone":"America/Denver"}', '{"ImportId":"_recordId"}',
+             '{"ImportId":"QID1_NPS_GROUP"}', '{"ImportId":"QID1"}'],
+            ["2026-10-01 09:00:00", "R_1", "Promoter", "9"]]
+    laid = lay_out(numbered(rows), TableLayout(skip_rows=2))
+    assert laid.names == ["StartDate", "ResponseId", "Q1_NPS_GROUP", "Q1"]
+    assert laid.lines == [4] and laid.skipped == 2
+
+
+def test_surveymonkey_two_header_lines_are_joined():
+    line1 = ["Respondent ID", "Start Date", "How likely are you to recommend us?", "What could we do better?", ""]
+    line2 = ["", "", "Response", "Response", "Other (please specify)"]
+    names, aliases = join_names([line1, line2])
+    assert names == ["Respondent ID", "Start Date", "How likely are you to recommend us? / Response",
+                     "What could we do better? / Response", "What could we do better? / Other (please specify)"]
+    # a first-line name alone maps where it is unique and names one column
+    assert aliases == {"How likely are you to recommend us?": "How likely are you to recommend us? / Response"}
+
+
+def test_header_row_further_down_counts_lines_before_it_as_skipped():
+    rows = [["Tickets report"], ["Exported 2026-11-01"], [], ["Id", "Created"], ["1", "2026-10-01"]]
+    laid = lay_out(numbered(rows), TableLayout(header_row=4))
+    assert laid.names == ["Id", "Created"] and laid.lines == [5] and laid.skipped == 2
+    assert lay_out(numbered(rows), TableLayout(header_row=9)) is None
+
+
+def test_cell_text():
+    assert [cell_text(v) for v in (None, "", 3.0, 2.5, True, dt.datetime(2026, 10, 1, 9, 30), dt.date(2026, 10, 2))] == [
+        "", "", "3", "2.5", "true", "2026-10-01T09:30:00", "2026-10-02"]
+
+
+@pytest.fixture
+def workbook(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Summary"
+    book.create_sheet("Tickets")
+    tickets = book["Tickets"]
+    tickets.append(["Tickets export"])
+    tickets.append([])
+    tickets.append(["Id", "Created at", "Score"])
+    tickets.append([1, dt.datetime(2026, 10, 1, 9, 30), 9])
+    tickets.append([2, dt.datetime(2026, 10, 2, 14, 0), 10])
+    tickets.append(["Grand Totals (2 records)"])
+    path = tmp_path / "tickets.xlsx"
+    book.save(path)
+    return path
+
+
+def test_a_workbook_sheet_by_name_with_its_row_numbers(workbook):
+    raw, laid = read_workbook(workbook, sheet="Tickets", layout=TableLayout(header_row=3),
+                              wanted={"feedback_id": ("Id", True), "received_at": ("Created at", True)},
+                              source="feedback")
+    assert raw.frame.to_dict("list") == {"feedback_id": ["1", "2"],
+                                         "received_at": ["2026-10-01T09:30:00", "2026-10-02T14:00:00"]}
+    assert raw.lines.tolist() == [4, 5] and laid.trailer_lines == [6] and laid.skipped == 1
+
+
+def test_a_missing_column_names_the_header_line(workbook):
+    with pytest.raises(DataError, match=r"tickets.xlsx: line 3: required column missing: Closed"):
+        read_workbook(workbook, sheet=2, layout=TableLayout(header_row=3),
+                      wanted={"closed_at": ("Closed", True)}, source="feedback")
+
+
+def test_sheet_errors_name_the_sheets(workbook):
+    with pytest.raises(DataError, match=r"has no sheet 'Data' \(it has: 'Summary', 'Tickets'\)"):
+        read_lines(workbook, "Data", "feedback")
+    with pytest.raises(DataError, match=r"sheet = 3 is not one of 1..2"):
+        read_lines(workbook, 3, "feedback")
+
+
+def test_a_file_is_taken_for_what_it_is_not_what_it_is_named(workbook, tmp_path):
+    disguised = tmp_path / "tickets.csv"
+    disguised.write_bytes(workbook.read_bytes())
+    with pytest.raises(DataError, match="tickets.csv: this is a spreadsheet workbook"):
+        check_kind(disguised, "feedback")
+    text = tmp_path / "export.xlsx"
+    text.write_text("Id,Created\n1,2026-10-01\n")
+    with pytest.raises(DataError, match="export.xlsx: named .xlsx but it holds text"):
+        check_kind(text, "feedback")
+    assert check_kind(workbook, "feedback") == "workbook"
