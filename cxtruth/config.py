@@ -68,7 +68,10 @@ class SourceConfig(_Strict):
     encoding: str = DEFAULT_ENCODING
     delimiter: str = DEFAULT_DELIMITER
     decimal: Literal[".", ","] = DEFAULT_DECIMAL
-    date_format: str | None = None
+    # A strptime pattern, a list of them tried in order, or "epoch", "epoch_ms", "excel".
+    date_format: str | list[str] | None = None
+    timezone: str | None = None  # the zone of timestamps written without an offset; default the report's
+    locale: str | None = None  # month and day names in this language (CLDR, e.g. "es", "de")
     columns: dict[str, str] = Field(default_factory=dict)
     max_staleness_days: float | None = Field(None, ge=0)  # default: [report] max_staleness_days
     max_rejected_share: float | None = Field(None, ge=0, le=1)  # default: [report] max_rejected_share
@@ -92,10 +95,30 @@ class SourceConfig(_Strict):
 
     @field_validator("date_format")
     @classmethod
-    def _has_directive(cls, value: str | None) -> str | None:
-        if value is not None and "%" not in value:
-            raise ValueError("date_format must be a strftime pattern such as '%d/%m/%Y'")
+    def _date_patterns(cls, value):
+        from .sources.dates import check_date_format
+
+        check_date_format(value)
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _source_zone(cls, value: str | None) -> str | None:
+        return None if value is None else ReportConfig._known_zone(value)
+
+    @field_validator("locale")
+    @classmethod
+    def _cldr_locale(cls, value: str | None) -> str | None:
+        from .sources.dates import check_locale
+
+        return check_locale(value)
+
+    @property
+    def date_rule(self):
+        """How this source writes dates (`cxtruth.sources.dates.DateRule`)."""
+        from .sources.dates import DateRule
+
+        return DateRule.of(self.date_format, self.timezone, self.locale)
 
 
 class HandoffSourceConfig(SourceConfig):

@@ -1,7 +1,7 @@
 """Calendar months in the report time zone.
 
 All timestamps inside cxtruth are naive wall-clock times in the report zone
-(see `cxtruth.sources.parse`), so a month is just a pair of naive bounds.
+(see `cxtruth.sources.dates`), so a month is just a pair of naive bounds.
 """
 
 from __future__ import annotations

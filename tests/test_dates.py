@@ -95,7 +95,7 @@ def test_mixed_naive_and_offset_values_are_reported():
     (["epoch", "%Y-%m-%d"], "cannot be combined"),
 ])
 def test_bad_patterns_are_refused_when_config_loads(bad, says):
-    with pytest.raises(ValueError, match="date_format") as refused:
+    with pytest.raises(ValueError) as refused:
         check_date_format(bad)
     assert says in str(refused.value)
 

@@ -23,7 +23,8 @@ from ..errors import DataError
 from ..schema import ACTION_STATUSES, SOURCES, Column, SourceSpec
 from ..months import generated_now
 from .lookup import id_keys, lookup_codes, value_bounds
-from .parse import parse_booleans, parse_datetimes, parse_integers, parse_numbers
+from .dates import parse_timestamps
+from .parse import parse_booleans, parse_integers, parse_numbers
 from .csvplan import plan
 from .reader import discard_reads_ahead, read_csv, read_parquet
 
@@ -681,7 +682,7 @@ def _convert(column: Column, cell: pd.Series, blank: pd.Series, source: SourceCo
     if kind == "text":
         return cell.where(~blank, None), pd.Series(False, index=cell.index), mixed
     if kind in ("datetime", "date"):
-        value, mixed = parse_datetimes(cell.where(~blank, ""), tz, source.date_format)
+        value, mixed = parse_timestamps(cell.where(~blank, ""), tz, source.date_rule)
         if kind == "date":
             value = value.dt.normalize()
     elif kind == "int" or kind == "number":
@@ -713,10 +714,7 @@ def _looks_like_decimal_comma(column: Column, cell: pd.Series, source: SourceCon
 def _expectation(column: Column, source: SourceConfig) -> str:
     name = column.name
     if column.kind in ("datetime", "date"):
-        if source.date_format:
-            return f"{name} must be a date as {source.date_format} or ISO 8601"
-        return (f"{name} must be an ISO 8601 date{' or datetime' if column.kind == 'datetime' else ''} "
-                "(e.g. 2026-10-31); set date_format in config for other forms")
+        return source.date_rule.expectation(name, with_time=column.kind == "datetime")
     if column.kind == "int":
         return f"{name} must be a whole number {column.low:g}..{column.high:g}"
     if column.kind == "number":

@@ -47,7 +47,8 @@ class SourcePlan:
     def typed_first(self) -> bool:
         """Whether Arrow parses typed columns first. Options Arrow lacks (decimal comma,
         date formats) and the free-form actions file go straight to the text path."""
-        return self.name != "actions" and self.config.decimal == "." and not self.config.date_format
+        return (self.name != "actions" and self.config.decimal == "." and not self.config.date_format
+                and not getattr(self.config, "timezone", None))
 
     def csv_options(self) -> dict:
         """`reader.read_csv`'s keyword arguments, types aside."""

@@ -43,14 +43,14 @@ def check_date_format(value: str | list[str] | None) -> tuple[str, ...]:
         return ()
     patterns = [value] if isinstance(value, str) else list(value)
     if not patterns:
-        raise ValueError("date_format: give a pattern such as '%d/%m/%Y', a list of them, "
+        raise ValueError("give a pattern such as '%d/%m/%Y', a list of them, "
                          "or one of 'epoch', 'epoch_ms', 'excel'")
     for pattern in patterns:
         if not isinstance(pattern, str):
-            raise ValueError(f"date_format: {pattern!r} is not text")
+            raise ValueError(f"{pattern!r} is not text")
         if pattern in SPECIAL_FORMATS:
             if len(patterns) > 1:
-                raise ValueError(f"date_format: {pattern!r} cannot be combined with other patterns")
+                raise ValueError(f"{pattern!r} cannot be combined with other patterns")
             continue
         _check_pattern(pattern)
     return tuple(patterns)
@@ -58,21 +58,21 @@ def check_date_format(value: str | list[str] | None) -> tuple[str, ...]:
 
 def _check_pattern(pattern: str) -> None:
     if "%" not in pattern:
-        raise ValueError(f"date_format: {pattern!r} is not a strptime pattern (e.g. '%d/%m/%Y'), "
+        raise ValueError(f"{pattern!r} is not a strptime pattern (e.g. '%d/%m/%Y'), "
                          "'epoch', 'epoch_ms' or 'excel'")
     if "%s" in pattern.replace("%%", ""):
-        raise ValueError(f"date_format: {pattern!r}: for seconds since 1970 write date_format = 'epoch' "
+        raise ValueError(f"{pattern!r}: for seconds since 1970 write date_format = 'epoch' "
                          "('epoch_ms' for milliseconds)")
     for group in _DATE_PARTS:
         if not any(d in pattern for d in group):
-            raise ValueError(f"date_format: {pattern!r} names no {'year' if '%Y' in group else 'month'} "
+            raise ValueError(f"{pattern!r} names no {'year' if '%Y' in group else 'month'} "
                              f"(one of {', '.join(group)})")
     if "%I" in pattern and "%p" not in pattern:
-        raise ValueError(f"date_format: {pattern!r}: a 12-hour clock (%I) needs %p (AM/PM)")
+        raise ValueError(f"{pattern!r}: a 12-hour clock (%I) needs %p (AM/PM)")
     try:  # pandas' own strptime compiles the pattern: bad directives and repeats fail here
         pd.to_datetime(pd.Series(["x"]), format=pattern, errors="coerce")
     except (ValueError, re.error) as exc:
-        raise ValueError(f"date_format: {pattern!r} is not a valid pattern ({_short(exc)})") from None
+        raise ValueError(f"{pattern!r} is not a valid pattern ({_short(exc)})") from None
 
 
 def _short(exc: Exception) -> str:

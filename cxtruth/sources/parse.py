@@ -1,8 +1,8 @@
 """Vectorised converters from text cells to typed values.
 
-Each returns the converted Series and leaves invalid cells as NaN/NaT/NA;
-the caller decides which of those are errors (blank vs. malformed).
-Timestamps come back as naive wall-clock times in the report time zone.
+Each returns the converted Series and leaves invalid cells as NaN/NA; the
+caller decides which of those are errors (blank vs. malformed). Dates and
+times are `cxtruth.sources.dates`.
 """
 
 from __future__ import annotations
@@ -12,20 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .csvplan import OFFSET_RE
-
 _TRUE = ("true", "yes", "y", "1")
 _FALSE = ("false", "no", "n", "0")
-
-
-def _to_datetime(values: pd.Series, fmt: str, utc: bool) -> pd.Series:
-    return pd.to_datetime(values, format=fmt, errors="coerce", utc=utc)
-
-
-def has_offset(values: pd.Series) -> pd.Series:
-    """Which timestamps carry a UTC offset (``Z``, ``+02:00``, ...)."""
-    mask = pc.match_substring_regex(_arrow_text(values), OFFSET_RE.pattern)  # RE2, vectorised
-    return pd.Series(mask.to_numpy(zero_copy_only=False), index=values.index).fillna(False).astype(bool)
 
 
 def _arrow_text(values: pd.Series) -> pa.Array:
@@ -44,54 +32,6 @@ def _arrow_cast(values: pd.Series, to: pa.DataType) -> pa.Array | None:
 
 def _series(array: pa.Array, index: pd.Index, dtype: str) -> pd.Series:
     return pd.Series(array.to_pandas(), index=index).astype(dtype)
-
-
-def parse_datetimes(values: pd.Series, timezone: str,
-                    date_format: str | None = None) -> tuple[pd.Series, pd.Series | None]:
-    """ISO 8601 (or ``date_format``) text to naive report-zone datetimes.
-
-    A value with an offset is converted to ``timezone``; a naive value or a
-    plain date is taken as already in it (DATA_CONTRACT.md §1).
-    Returns the datetimes and, when naive and offset values are mixed, which
-    had an offset (None when all are alike).
-
-    Fast path: a column that is all naive or all offset ISO 8601 (the usual
-    export) is parsed by Arrow in one vectorised cast; anything else takes
-    the per-format path below, which also finds the bad cells.
-    """
-    naive = _arrow_cast(values, pa.timestamp("ns"))
-    if naive is not None:
-        return _series(naive, values.index, "datetime64[ns]"), None
-    aware = _arrow_cast(values, pa.timestamp("ns", "UTC"))
-    if aware is not None:
-        local = pc.local_timestamp(aware.cast(pa.timestamp("ns", timezone)))
-        return _series(local, values.index, "datetime64[ns]"), None
-
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    offset_mask = has_offset(values)
-    naive = values[~offset_mask]
-    if len(naive):
-        # With a configured day format, a time of day after it and ISO 8601
-        # (never ambiguous) are accepted too.
-        formats = [date_format, f"{date_format} %H:%M", f"{date_format} %H:%M:%S"] if date_format else []
-        parsed = _to_datetime(naive, "ISO8601", utc=False)
-        for fmt in formats:
-            if not parsed.isna().any():
-                break
-            missing = parsed.isna()
-            parsed = parsed.fillna(_to_datetime(naive[missing], fmt, utc=False))
-        out.loc[naive.index] = parsed.astype("datetime64[ns]")
-    offset = values[offset_mask]
-    if len(offset):
-        parsed = _to_datetime(offset, "ISO8601", utc=True)
-        if date_format and parsed.isna().any():
-            retry = _to_datetime(offset[parsed.isna()], date_format, utc=True)
-            parsed = parsed.fillna(retry)
-        local = parsed.dt.tz_convert(timezone).dt.tz_localize(None)
-        out.loc[offset.index] = local.astype("datetime64[ns]")
-    kinds = offset_mask[values != ""]
-    mixed = offset_mask if kinds.any() and not kinds.all() else None
-    return out, mixed
 
 
 def parse_numbers(values: pd.Series, decimal: str = ".") -> pd.Series:
