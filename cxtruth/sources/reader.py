@@ -131,12 +131,15 @@ def _delimiter_hint(header: list[str], delimiter: str, source: str) -> str | Non
 
 
 def map_columns(path: Path, header: list[str], wanted: dict[str, tuple[str, bool]],
-                delimiter: str = ",", source: str = "<name>", header_line: int = 1) -> dict[str, str]:
+                delimiter: str = ",", source: str = "<name>", header_line: int | None = 1) -> dict[str, str]:
     """Find each canonical column's header. ``wanted``: canonical -> (configured header, required).
 
-    Exact matches win; otherwise a header equal up to case and spacing is used.
-    Returns canonical -> header for the columns found.
+    Exact matches win; otherwise a header equal up to case and spacing is used. A ``*`` in a
+    configured name matches any text there, and must match exactly one header.
+    Returns canonical -> header for the columns found. ``header_line``: the line that
+    holds the names, for messages (None: the names come from elsewhere, e.g. JSON keys).
     """
+    where = f"line {header_line}: " if header_line else ""
     exact = {}
     for h in header:
         exact.setdefault(h, 0)
@@ -148,18 +151,26 @@ def map_columns(path: Path, header: list[str], wanted: dict[str, tuple[str, bool
     found: dict[str, str] = {}
     missing: list[str] = []
     for canonical, (configured, required) in wanted.items():
-        near = by_norm.get(_normalise(configured), [])
+        if "*" in configured:  # a header that varies by export, e.g. "Conversation started at (*)"
+            pattern = re.compile(".*".join(re.escape(part) for part in _normalise(configured).split("*")))
+            near = [h for norm, hs in by_norm.items() if pattern.fullmatch(norm) for h in hs]
+        else:
+            near = by_norm.get(_normalise(configured), [])
         # A header mapped by name in config is taken exactly; a default name must not be ambiguous.
         mapped = configured != canonical
         candidates = [configured] if exact.get(configured) and (mapped or len(near) == 1) else near
         if candidates and exact.get(candidates[0], 0) > 1:
             raise DataError(
-                f"{path.name}: line {header_line}: column {configured!r} appears more than once in the header; "
+                f"{path.name}: {where}column {configured!r} appears more than once in the header; "
                 "rename or remove the copies"
             )
+        if len(candidates) > 1 and "*" in configured:
+            raise DataError(f"{path.name}: {where}{configured!r} matches several headers: "
+                            f"{', '.join(map(repr, candidates))}",
+                            hint=f"map the one you mean by its full name under [sources.{source}.columns]")
         if len(candidates) > 1:
             raise DataError(
-                f"{path.name}: line {header_line}: columns {', '.join(map(repr, candidates))} differ only by case or "
+                f"{path.name}: {where}columns {', '.join(map(repr, candidates))} differ only by case or "
                 f"spacing, so which is {canonical!r} is unclear",
                 hint=f"rename one, or map the one you mean under [sources.{source}.columns]",
             )
@@ -169,7 +180,7 @@ def map_columns(path: Path, header: list[str], wanted: dict[str, tuple[str, bool
             missing.append(configured if configured == canonical else f"{configured} (for {canonical})")
     if missing:
         raise DataError(
-            f"{path.name}: line {header_line}: required column{'s' if len(missing) > 1 else ''} missing: "
+            f"{path.name}: {where}required column{'s' if len(missing) > 1 else ''} missing: "
             f"{', '.join(missing)}; found: {', '.join(header) or '(none)'}",
             hint=_delimiter_hint(header, delimiter, source)
             or f"map your header names under [sources.{source}.columns] in config.toml",
