@@ -260,6 +260,33 @@ def validate(config_path):
         raise click.exceptions.Exit(4)
 
 
+@cli.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the draft (default: config.toml in the current folder). Never overwritten.")
+def init(folder, config_path):
+    """Recognise the exports in FOLDER and write a commented config.toml draft that reads them."""
+    from .sources.sniff import draft_config
+
+    target = config_path or Path("config.toml")
+    if target.exists():
+        raise click.ClickException(f"{target} already exists; cxtruth init never overwrites a config "
+                                   "(use --config to write the draft elsewhere)")
+    text, recognised, unknown = draft_config(folder, target.resolve().parent)
+    try:
+        with target.open("x", encoding="utf-8") as out:  # "x": fails rather than overwrite a file made meanwhile
+            out.write(text)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {target}: {exc.strerror or exc}")
+    for found in recognised:
+        preset = f" (preset {found.preset.name})" if found.preset else ""
+        click.echo(f"{found.source:<10} {found.path.name}{preset}: {len(found.columns)} columns mapped"
+                   + (f"; {len(found.notes)} to decide" if found.notes else ""))
+    for path in unknown:
+        click.echo(f"{'?':<10} {path.name}: not recognised")
+    click.echo(f"Wrote {target}. Decide what it marks DECIDE, then run: cxtruth validate --config {target}")
+
+
 def _is_nat(value) -> bool:
     return value != value  # NaT, like NaN, is not equal to itself
 

@@ -240,9 +240,12 @@ def _iso_cells(text: pa.Array, offset: np.ndarray, source_zone: str) -> np.ndarr
     """ISO 8601 cells as UTC instants (offset-less ones read in ``source_zone``), NaT elsewhere."""
     cells = pd.Series(text.to_pandas(), dtype=object)
     aware = pd.to_datetime(cells.where(offset), format="ISO8601", errors="coerce", utc=True)
-    naive = pd.to_datetime(cells.where(~offset), format="ISO8601", errors="coerce")
-    if getattr(naive.dt, "tz", None) is not None:  # pandas read an offset after all
-        naive = naive.dt.tz_convert("UTC").dt.tz_localize(None)
+    try:
+        naive = pd.to_datetime(cells.where(~offset), format="ISO8601", errors="coerce")
+    except ValueError:  # offsets the rule above does not see (a date with one): none is naive
+        naive = pd.Series(pd.NaT, index=cells.index, dtype="datetime64[ns]")
+    if getattr(naive.dt, "tz", None) is not None:  # pandas read an offset after all: not naive
+        naive = pd.Series(pd.NaT, index=cells.index, dtype="datetime64[ns]")
     instants = _localize(naive.to_numpy(dtype="datetime64[ns]"), source_zone)
     from_aware = aware.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
     return np.where(offset, from_aware, instants)

@@ -1,0 +1,51 @@
+"""`cxtruth init`: a folder of exports in, a commented config.toml draft out (issue 19)."""
+
+import shutil
+
+from conftest import ROOT
+from cxtruth.sources.sniff import sniff_date_format
+
+
+def test_init_on_the_sample_folder_drafts_a_config_that_validates(tmp_path, run, monkeypatch):
+    shutil.copytree(ROOT / "sample_metrics", tmp_path / "exports")
+    monkeypatch.chdir(tmp_path)
+    result = run("init", "exports")
+    assert result.exit_code == 0, result.output
+    assert "nps        nps.csv: 6 columns mapped" in result.stdout
+    text = (tmp_path / "config.toml").read_text(encoding="utf-8")
+    assert 'response_id = "Response ID"' in text and 'segment = "Plan"' in text
+    assert 'company = "Your company"        # DECIDE' in text
+    checked = run("validate", "--config", tmp_path / "config.toml")
+    assert checked.exit_code == 0, checked.output
+    assert "nps        ok         3,213 rows,      4 rejected" in checked.stdout  # as with the sample config
+
+    again = run("init", "exports")  # never overwrites
+    assert again.exit_code == 1 and "already exists" in again.stderr
+    assert (tmp_path / "config.toml").read_text(encoding="utf-8") == text
+
+
+def test_an_unknown_file_is_listed_not_guessed(tmp_path, run, monkeypatch):
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "notes.csv").write_text("what,ever\n1,2\n", encoding="utf-8")
+    (tmp_path / "exports" / "tickets.csv").write_text(
+        "Ticket ID,Created At,Solved At,Via\nT1,31/10/2026 10:00,,Mail\nT2,30/10/2026 09:00,31/10/2026 11:00,Web\n",
+        encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = run("init", "exports", "--config", "draft.toml")
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "draft.toml").read_text(encoding="utf-8")
+    assert "#   notes.csv" in text
+    assert '[sources.feedback]\npath = "exports/tickets.csv"\ndate_format = "%d/%m/%Y %H:%M"' in text
+    assert 'feedback_id = "Ticket ID"' in text and 'closed_at = "Solved At"' in text and 'channel = "Via"' in text
+    checked = run("validate", "--config", tmp_path / "draft.toml")
+    assert checked.exit_code == 0, checked.output
+    assert "feedback   ok             2 rows,      0 rejected" in checked.stdout
+
+
+def test_dates_are_never_guessed():
+    assert sniff_date_format(["2026-10-31", "2026-10-01T09:00:00Z"]) == (None, None)
+    assert sniff_date_format(["1790000000", "1790000001"]) == ("epoch", None)
+    assert sniff_date_format(["31/10/2026", "01/10/2026"]) == ("%d/%m/%Y", None)
+    fmt, note = sniff_date_format(["01/10/2026", "02/10/2026"])  # day or month first: both read
+    assert fmt is None and "never guesses" in note
+    assert sniff_date_format(["10/05/2026 02:14:33 PM"]) == ("%m/%d/%Y %I:%M:%S %p", None)
