@@ -11,7 +11,6 @@ decide, with a comment saying so, and so are owners and targets.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
