@@ -241,7 +241,9 @@ def validate(config_path):
         dates = f"{span[0]:%Y-%m-%d} .. {span[1]:%Y-%m-%d}" if span and not _is_nat(span[0]) else "no dates"
         gate = quality[name]
         word = "FAILED" if gate.weakened else "ok"
-        click.echo(f"{name:<10} {word:<6} {result.rows_read:>9,} rows, {result.rejected:>6,} rejected, {dates}")
+        aside = (f", {result.filtered:,} filtered out" if result.filtered else "") + (
+            f", {result.set_aside:,} lines set aside" if result.set_aside else "")
+        click.echo(f"{name:<10} {word:<6} {result.rows_read:>9,} rows, {result.rejected:>6,} rejected{aside}, {dates}")
         if gate.weakened:
             failed = True
             click.echo(f"           {gate.broken:,} of {gate.rows:,} rows rejected ({fmt_share(gate.share)}), over "

@@ -72,6 +72,25 @@ class SourceConfig(_Strict):
     date_format: str | list[str] | None = None
     timezone: str | None = None  # the zone of timestamps written without an offset; default the report's
     locale: str | None = None  # month and day names in this language (CLDR, e.g. "es", "de")
+    thousands: Literal[",", ".", " ", "'"] | None = None  # a thousands mark numbers may carry ("4,000.00")
+    # Where the table is (docs/sources.md, "Header rows and trailers").
+    header_row: int = Field(1, ge=1, le=10_000)
+    header_rows: int = Field(1, ge=1, le=10)
+    skip_rows: int = Field(0, ge=0, le=10_000)
+    trailers: list[str] = Field(default_factory=list)  # regular expressions for lines after the data
+    detect_trailers: bool = True  # also the common report trailers ("Grand Totals (3 records)", ...)
+    where: str | None = None  # keep only rows matching this condition on the export's own columns
+    # Canonical columns whose blank cell means "not a row" (a respondent who skipped the NPS
+    # question): such rows are filtered out and counted, not rejected.
+    skip_blank: list[str] = Field(default_factory=list)
+    # Canonical columns computed from the export's own (e.g. mrr from a price and its billing
+    # interval), instead of read from one header: canonical name = expression.
+    compute: dict[str, str] = Field(default_factory=dict)
+    # accounts: rows that repeat an account id are parts of one account (a row per subscription),
+    # combined instead of "the last row wins" (docs/sources.md, "Stripe").
+    combine_repeated: bool = False
+    sheet: str | int | None = None  # a workbook's sheet, by name or number (1 = the first)
+    preset: str | None = None  # a tool's export layout (docs/sources.md, "Presets"); applied before validation
     columns: dict[str, str] = Field(default_factory=dict)
     max_staleness_days: float | None = Field(None, ge=0)  # default: [report] max_staleness_days
     max_rejected_share: float | None = Field(None, ge=0, le=1)  # default: [report] max_rejected_share
@@ -104,7 +123,9 @@ class SourceConfig(_Strict):
     @field_validator("timezone")
     @classmethod
     def _source_zone(cls, value: str | None) -> str | None:
-        return None if value is None else ReportConfig._known_zone(value)
+        if value is None or value == "header":  # "header": each column's header names its zone (Intercom)
+            return value
+        return ReportConfig._known_zone(value)
 
     @field_validator("locale")
     @classmethod
@@ -112,6 +133,67 @@ class SourceConfig(_Strict):
         from .sources.dates import check_locale
 
         return check_locale(value)
+
+    @field_validator("trailers")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        import re
+
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression ({exc})") from None
+        return value
+
+    @field_validator("where")
+    @classmethod
+    def _condition(cls, value: str | None) -> str | None:
+        if value is not None:
+            from .expressions import ExpressionError, parse
+
+            try:
+                parse(value)
+            except ExpressionError as exc:
+                raise ValueError(f"{exc} in {value!r}") from None
+        return value
+
+    @field_validator("compute")
+    @classmethod
+    def _expressions(cls, value: dict[str, str]) -> dict[str, str]:
+        from .expressions import ExpressionError, parse
+
+        for canonical, expression in value.items():
+            try:
+                parse(expression)
+            except ExpressionError as exc:
+                raise ValueError(f"{canonical}: {exc} in {expression!r}") from None
+        return value
+
+    @field_validator("sheet")
+    @classmethod
+    def _sheet(cls, value):
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise ValueError("a sheet number counts from 1 (the first sheet)")
+        return value
+
+    @field_validator("thousands")
+    @classmethod
+    def _thousands(cls, value, info):
+        if value is not None and value == info.data.get("decimal"):
+            raise ValueError("the thousands mark must differ from the decimal mark")
+        return value
+
+    @property
+    def row_options(self):
+        """How the line-by-line reader takes this source (`cxtruth.sources.rows`)."""
+        from .sources.layout import TableLayout
+        from .sources.rows import RowOptions
+
+        layout = TableLayout(self.header_row, self.header_rows, self.skip_rows, tuple(self.trailers),
+                             self.detect_trailers)
+        return RowOptions(layout, self.where, self.sheet, self.encoding, self.delimiter, tuple(self.skip_blank),
+                          dict(self.compute))
 
     @property
     def date_rule(self):
@@ -134,6 +216,34 @@ class SourcesConfig(_Strict):
     actions: SourceConfig = SourceConfig()
     awareness: SourceConfig = SourceConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_presets(cls, data):
+        """A source's `preset` fills the keys its table leaves out (docs/sources.md, "Presets")."""
+        if not isinstance(data, dict):
+            return data
+        from .sources.presets import PRESETS
+
+        out = dict(data)
+        for name, table in data.items():
+            if not isinstance(table, dict) or table.get("preset") is None:
+                continue
+            preset = PRESETS.get(table["preset"]) if isinstance(table["preset"], str) else None
+            if preset is None:
+                raise ValueError(f"sources.{name}.preset: unknown preset {table['preset']!r} "
+                                 f"(one of: {', '.join(sorted(PRESETS))})")
+            if preset.source != name:
+                raise ValueError(f"sources.{name}.preset: {preset.name} exports feed [sources.{preset.source}], "
+                                 f"not [sources.{name}]")
+            applied = preset.applied(table)
+            required = {c.name for c in SOURCES[name].columns if c.required}
+            for canonical, what in preset.must_map.items():
+                if canonical in required and canonical not in applied["columns"]:
+                    raise ValueError(f"sources.{name}.columns.{canonical}: the {preset.name} preset cannot know "
+                                     f"it; map {what}")
+            out[name] = {**applied, "preset": preset.name}
+        return out
+
     @model_validator(mode="after")
     def _mapped_columns_exist(self) -> "SourcesConfig":
         for name in SOURCES:
@@ -141,7 +251,7 @@ class SourcesConfig(_Strict):
             known = set(SOURCES[name].names)
             if name == "handoffs":
                 known |= set(source.checklist)
-            for canonical in source.columns:
+            for canonical in [*source.columns, *source.skip_blank, *source.compute]:
                 if canonical not in known:
                     raise ValueError(
                         f"sources.{name}.columns.{canonical}: not a column of {name} "
@@ -377,6 +487,8 @@ def _first_error(exc: ValidationError) -> str:
         message = "required key is missing"
     more = len(exc.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    if location and message.startswith(location + "."):  # the message names the key itself, more exactly
+        location = ""
     return f"{location}: {message}{suffix}" if location else message + suffix
 
 

@@ -67,7 +67,9 @@ NUMBER: /\d+(\.\d+)?([eE][+-]?\d+)?/
 %ignore WS
 """
 
-FUNCTIONS = {"days": 1, "lower": 1, "trim": 1}
+FUNCTIONS = {"days": 1, "lower": 1, "trim": 1, "monthly": 2}
+# monthly(amount, interval): a price per billing interval as a monthly amount (Stripe's Plan Interval).
+PER_MONTH = {"day": 365 / 12, "week": 52 / 12, "month": 1.0, "quarter": 1 / 3, "year": 1 / 12}
 
 
 class ExpressionError(ValueError):
@@ -258,7 +260,9 @@ def parse(text: str) -> Node:
                 raise ExpressionError(f"at column {name.column}: unknown function {str(name)!r} "
                                       f"(known: {', '.join(FUNCTIONS)})")
             if len(args) != FUNCTIONS[function]:
-                raise ExpressionError(f"at column {name.column}: {function}() takes {FUNCTIONS[function]} argument")
+                wanted = FUNCTIONS[function]
+                raise ExpressionError(f"at column {name.column}: {function}() takes {wanted} "
+                                      f"argument{'s' if wanted > 1 else ''}")
             return Call(function, args)
 
     from lark.exceptions import VisitError
@@ -324,3 +328,47 @@ def row_mask(node: Node, cells: dict):
         raise ExpressionError("a row filter must be a condition (e.g. Status != \"Survey Preview\")")
 
     return truth(node)
+
+
+def row_values(node: Node, cells: dict):
+    """The value of ``node`` for each row, as a pandas Series (numbers as float, NaN where a
+    cell is not one). ``cells``: column -> Series of the export's text."""
+    import numpy as np
+    import pandas as pd
+
+    length = len(next(iter(cells.values()))) if cells else 0
+
+    def number(n):
+        v = value(n)
+        if isinstance(v, pd.Series):
+            return pd.to_numeric(v.str.strip() if v.dtype == object else v, errors="coerce").astype("float64")
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return pd.Series(float(v), index=range(length))
+        raise ExpressionError(f"{v!r} is not a number")
+
+    def value(n):
+        if isinstance(n, Column):
+            return cells[n.name].astype(str)
+        if isinstance(n, Literal):
+            return n.value
+        if isinstance(n, Arith):
+            left, right = number(n.left), number(n.right)
+            return {"+": left + right, "-": left - right, "*": left * right,
+                    "/": left / right.where(right != 0)}[n.op]
+        if isinstance(n, Call) and n.function == "monthly":
+            amount = number(n.args[0])
+            interval = value(n.args[1])
+            interval = interval.str.strip().str.lower() if isinstance(interval, pd.Series) else \
+                pd.Series(str(interval).lower(), index=range(length))
+            return amount * interval.map(PER_MONTH).astype("float64")
+        if isinstance(n, Call) and n.function in ("lower", "trim"):
+            inner = value(n.args[0])
+            return inner.str.lower() if n.function == "lower" else inner.str.strip()
+        raise ExpressionError("a computed column is arithmetic on columns, monthly(), lower() or trim()")
+
+    result = value(node)
+    if not isinstance(result, pd.Series):
+        result = pd.Series([result] * length)
+    if result.dtype != object:
+        result = result.where(np.isfinite(result))
+    return result

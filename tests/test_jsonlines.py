@@ -7,7 +7,8 @@ import pytest
 
 from conftest import DATA
 from cxtruth.errors import DataError
-from cxtruth.sources.jsonlines import is_json_lines, read_json_lines, read_objects
+from cxtruth.sources.jsonlines import is_json_lines, read_objects
+from cxtruth.sources.rows import RowOptions, read_rows
 
 PRESETS = DATA / "presets"
 WANT = {"feature": ("event_type", True), "used_at": ("event_time", True),
@@ -21,8 +22,8 @@ def test_nested_properties_become_dotted_names_and_lines_are_the_files():
 
 
 def test_amplitudes_zip_of_gzipped_lines_reads_like_the_plain_file():
-    zipped = read_json_lines(PRESETS / "amplitude" / "export.zip", wanted=WANT, source="adoption")
-    plain = read_json_lines(PRESETS / "amplitude" / "export.jsonl", wanted=WANT, source="adoption")
+    zipped = read_rows(PRESETS / "amplitude" / "export.zip", "json", RowOptions(), WANT, "adoption").raw
+    plain = read_rows(PRESETS / "amplitude" / "export.jsonl", "json", RowOptions(), WANT, "adoption").raw
     assert zipped.frame.equals(plain.frame) and len(zipped.frame) > 0
     assert is_json_lines(PRESETS / "amplitude" / "export.zip")
 
@@ -43,5 +44,5 @@ def test_a_broken_line_is_named(tmp_path):
 def test_a_missing_property_names_what_was_found():
     with pytest.raises(DataError, match=r"export.jsonl: required column missing: properties.org \(for account_id\); "
                                         r"found: event, properties.time"):
-        read_json_lines(PRESETS / "mixpanel" / "export.jsonl", wanted={"account_id": ("properties.org", True)},
-                        source="adoption")
+        read_rows(PRESETS / "mixpanel" / "export.jsonl", "json", RowOptions(),
+                  {"account_id": ("properties.org", True)}, "adoption")

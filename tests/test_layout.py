@@ -6,7 +6,8 @@ import pytest
 
 from cxtruth.errors import DataError
 from cxtruth.sources.layout import TableLayout, join_names, lay_out
-from cxtruth.sources.workbook import cell_text, check_kind, read_lines, read_workbook
+from cxtruth.sources.rows import RowOptions, read_rows
+from cxtruth.sources.workbook import cell_text, check_kind, read_lines
 
 
 def numbered(rows):
@@ -92,18 +93,17 @@ def workbook(tmp_path):
 
 
 def test_a_workbook_sheet_by_name_with_its_row_numbers(workbook):
-    raw, laid = read_workbook(workbook, sheet="Tickets", layout=TableLayout(header_row=3),
-                              wanted={"feedback_id": ("Id", True), "received_at": ("Created at", True)},
-                              source="feedback")
-    assert raw.frame.to_dict("list") == {"feedback_id": ["1", "2"],
-                                         "received_at": ["2026-10-01T09:30:00", "2026-10-02T14:00:00"]}
-    assert raw.lines.tolist() == [4, 5] and laid.trailer_lines == [6] and laid.skipped == 1
+    read = read_rows(workbook, "workbook", RowOptions(TableLayout(header_row=3), sheet="Tickets"),
+                     wanted={"feedback_id": ("Id", True), "received_at": ("Created at", True)}, source="feedback")
+    assert read.raw.frame.to_dict("list") == {"feedback_id": ["1", "2"],
+                                              "received_at": ["2026-10-01T09:30:00", "2026-10-02T14:00:00"]}
+    assert read.raw.lines.tolist() == [4, 5] and read.set_aside == 2  # the title line and the trailer
 
 
 def test_a_missing_column_names_the_header_line(workbook):
     with pytest.raises(DataError, match=r"tickets.xlsx: line 3: required column missing: Closed"):
-        read_workbook(workbook, sheet=2, layout=TableLayout(header_row=3),
-                      wanted={"closed_at": ("Closed", True)}, source="feedback")
+        read_rows(workbook, "workbook", RowOptions(TableLayout(header_row=3), sheet=2),
+                  wanted={"closed_at": ("Closed", True)}, source="feedback")
 
 
 def test_sheet_errors_name_the_sheets(workbook):

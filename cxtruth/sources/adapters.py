@@ -8,7 +8,7 @@ reason); a file that cannot be read as a table raises `DataError`.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -23,10 +23,13 @@ from ..errors import DataError
 from ..schema import ACTION_STATUSES, SOURCES, Column, SourceSpec
 from ..months import generated_now
 from .lookup import id_keys, lookup_codes, value_bounds
-from .dates import parse_timestamps
+from .dates import parse_timestamps, zone_in_header
 from .parse import parse_booleans, parse_integers, parse_numbers
 from .csvplan import plan
+from .jsonlines import is_json_lines
 from .reader import discard_reads_ahead, read_csv, read_parquet
+from .rows import needs_rows_path, read_rows
+from .workbook import check_kind
 
 ISSUE_COLUMNS = ["file", "line", "column", "value", "reason"]
 _NAT = np.iinfo(np.int64).min  # NaT's int64 nanoseconds
@@ -49,6 +52,8 @@ class SourceResult:
     reasons: tuple["RejectionReason", ...] = ()
     # Optional columns of the contract that the export does not have (unknown, not blank).
     absent_columns: tuple[str, ...] = ()
+    set_aside: int = 0  # lines that are not data: before the header, skip_rows, report trailers
+    filtered: int = 0  # rows the source's `where` left out (a survey preview, say): not rejected
     note: str | None = None
     # Rows kept but worth a look (unknown account, mixed offsets, no data rows): same columns as issues.
     warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
@@ -248,6 +253,13 @@ def read_source(name: str, config: Config, account_ids: pd.Series | None = None)
             raise DataError(f"sources.{name}.path: file not found: {path}")
         note = None if spec.optional else f"{path.name} not found in {path.parent}: its metrics show no data"
         return SourceResult(name, path, "absent", note=note)
+    kind = "json" if is_json_lines(path) else check_kind(path, name)
+    options = source.config.row_options
+    if kind in ("json", "workbook") or (kind == "text" and not source.parquet and needs_rows_path(path, options)):
+        rows = read_rows(path, "csv" if kind == "text" else kind, options, source.wanted, name)
+        result = _validated(name, path, spec, rows.raw, None, source.config, config, account_ids)
+        result.set_aside, result.filtered = rows.set_aside, rows.filtered
+        return result
     if source.parquet:
         read = partial(read_parquet, path, wanted=source.wanted, source=name)
         raw = read(typed=partial(parquet_types, spec) if name != "actions" else None)
@@ -590,7 +602,7 @@ class _Validator:
             if not column.nullable:
                 self._flag(blank, text, column.name, f"{column.name} is required but blank")
                 rejected |= blank
-            value, bad, mixed = _convert(column, cell, blank, source, tz)
+            value, bad, mixed = _convert(column, cell, blank, source, tz, self.headers.get(column.name, ""))
             comma = bad & _looks_like_decimal_comma(column, cell, source)
             self._flag(comma, text, column.name, _expectation(column, source) + _COMMA_HINT.format(self.spec.name))
             self._flag(bad & ~comma, text, column.name, _expectation(column, source))
@@ -609,6 +621,8 @@ class _Validator:
         self.rejected_count += int(rejected.sum())
         kept = out[~rejected]
         kept_lines = self.lines[~rejected.to_numpy()]
+        if getattr(source, "combine_repeated", False) and self.spec.name == "accounts":
+            kept, kept_lines = self._combine_accounts(kept, kept_lines)
         kept, kept_lines = self._dedupe(kept, kept_lines, text)
         return kept.reset_index(drop=True), kept_lines
 
@@ -644,6 +658,36 @@ class _Validator:
             out["status"] = out["status"].str.lower()
         return bad_any
 
+    def _combine_accounts(self, kept: pd.DataFrame, kept_lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+        """Rows repeating an account id as parts of one account (a row per subscription):
+        its start is the earliest; it churned only when every part ended, on the last
+        end; its MRR is its live parts' (for a churned account, the parts that ended
+        last: what it was paying when it left). Told once, as a warning."""
+        ids = kept["account_id"]
+        if not ids.duplicated().any():
+            return kept, kept_lines
+        frame = kept.assign(_line=kept_lines)
+        by = frame.groupby("account_id", sort=False)
+        live = frame["churn_date"].isna()
+        any_live = live.groupby(ids, sort=False).any()
+        last_end = by["churn_date"].max()
+        counted = np.where(ids.map(any_live), live, frame["churn_date"] == ids.map(last_end))
+        combined = pd.DataFrame({
+            "account_id": by["account_id"].first(),
+            "segment": by["segment"].last(),
+            "start_date": by["start_date"].min(),
+            "churn_date": last_end.where(~any_live),
+            "mrr": frame["mrr"].where(counted).groupby(ids, sort=False).sum(min_count=1),
+            "_line": by["_line"].min(),
+        }).sort_values("_line", kind="stable")
+        parts = len(frame) - len(combined)
+        first = int(frame.loc[ids.duplicated(keep=False), "_line"].min())
+        self.warn(np.array([first]), "account_id", [""],
+                  f"{len(frame):,} rows are {len(combined):,} accounts: {parts:,} "
+                  f"{'row repeats' if parts == 1 else 'rows repeat'} an account id and "
+                  f"{'was' if parts == 1 else 'were'} combined with it (combine_repeated)")
+        return combined[self.spec.names].reset_index(drop=True), combined["_line"].to_numpy(np.int64)
+
     def _dedupe(self, kept: pd.DataFrame, kept_lines: np.ndarray, text: pd.DataFrame):
         """The last row of each unique key wins; earlier ones are named, copies told from conflicts."""
         key = list(self.spec.unique_key)
@@ -675,19 +719,23 @@ def _empty(column: Column) -> pd.Series | object:
             "bool": pd.NA}.get(column.kind, None)
 
 
-def _convert(column: Column, cell: pd.Series, blank: pd.Series, source: SourceConfig, tz: str):
-    """(typed values, bad mask) for one column; blank cells are never 'bad' here."""
+def _convert(column: Column, cell: pd.Series, blank: pd.Series, source: SourceConfig, tz: str, header: str = ""):
+    """(typed values, bad mask) for one column; blank cells are never 'bad' here. ``header``:
+    the column's name in the export (a zone written there is read with timezone = "header")."""
     kind = column.kind
     mixed = None  # datetimes: which had an offset, when naive and offset values are mixed
     if kind == "text":
         return cell.where(~blank, None), pd.Series(False, index=cell.index), mixed
     if kind in ("datetime", "date"):
-        value, mixed = parse_timestamps(cell.where(~blank, ""), tz, source.date_rule)
+        rule = source.date_rule
+        if rule.timezone == "header":
+            rule = replace(rule, timezone=zone_in_header(header, column.name))
+        value, mixed = parse_timestamps(cell.where(~blank, ""), tz, rule)
         if kind == "date":
             value = value.dt.normalize()
     elif kind == "int" or kind == "number":
         parse = parse_integers if kind == "int" else parse_numbers
-        value = parse(cell.where(~blank, ""), source.decimal)
+        value = parse(cell.where(~blank, ""), source.decimal, source.thousands)
         inside = value.notna()
         if column.low is not None:
             inside &= value >= column.low

@@ -47,8 +47,12 @@ class SourcePlan:
     def typed_first(self) -> bool:
         """Whether Arrow parses typed columns first. Options Arrow lacks (decimal comma,
         date formats) and the free-form actions file go straight to the text path."""
-        return (self.name != "actions" and self.config.decimal == "." and not self.config.date_format
-                and not getattr(self.config, "timezone", None))
+        c = self.config
+        plain = (getattr(c, "header_row", 1), getattr(c, "header_rows", 1), getattr(c, "skip_rows", 0),
+                 getattr(c, "where", None), getattr(c, "timezone", None), getattr(c, "thousands", None),
+                 getattr(c, "preset", None), tuple(getattr(c, "skip_blank", ())), bool(getattr(c, "compute", None))
+                 ) == (1, 1, 0, None, None, None, None, (), False)
+        return self.name != "actions" and c.decimal == "." and not c.date_format and plain
 
     def csv_options(self) -> dict:
         """`reader.read_csv`'s keyword arguments, types aside."""

@@ -92,6 +92,27 @@ def check_locale(value: str | None) -> str | None:
     return value
 
 
+HEADER_ZONE = "header"  # timezone = "header": the zone is written in each column's header
+
+
+def zone_in_header(header: str, column: str) -> str:
+    """The IANA zone an export writes in a column's header, as Intercom does:
+    'Conversation started at (America/New_York)'. A DataError when there is none."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from ..errors import DataError
+
+    found = re.search(r"\(([A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*)\)\s*$", header or "")
+    if found:
+        try:
+            ZoneInfo(found.group(1))
+            return found.group(1)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise DataError(f"timezone = \"header\": the header of {column} ({header!r}) names no time zone in brackets",
+                    hint="set timezone to the export's zone instead")
+
+
 @dataclass(frozen=True)
 class DateRule:
     """How one source writes its dates."""

@@ -108,18 +108,3 @@ def read_objects(path: Path, wanted: set[str] | None = None) -> tuple[list[str],
 def _member(path: Path, member: str) -> str:
     return f" of {member}" if member != path.name else ""
 
-
-def read_json_lines(path: Path, *, wanted: dict[str, tuple[str, bool]], source: str):
-    """The export as the text table `adapters` validates (the CSV text path's `RawTable`)."""
-    import numpy as np
-    import pandas as pd
-
-    from .reader import RawTable, map_columns
-
-    names, rows, lines = read_objects(path)
-    if not rows:
-        raise DataError(f"{path.name}: the file holds no JSON objects")
-    found = map_columns(path, names, wanted, source=source, header_line=None)
-    frame = pd.DataFrame({canonical: pd.Series([row.get(header, "") for row in rows], dtype=object)
-                          for canonical, header in found.items()}, index=pd.RangeIndex(len(rows)))
-    return RawTable(frame, np.array(lines, dtype=np.int64), found, [])

@@ -7,6 +7,8 @@ times are `cxtruth.sources.dates`.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -34,8 +36,15 @@ def _series(array: pa.Array, index: pd.Index, dtype: str) -> pd.Series:
     return pd.Series(array.to_pandas(), index=index).astype(dtype)
 
 
-def parse_numbers(values: pd.Series, decimal: str = ".") -> pd.Series:
-    """Text to float; NaN for anything that is not a finite plain number."""
+def parse_numbers(values: pd.Series, decimal: str = ".", thousands: str | None = None) -> pd.Series:
+    """Text to float; NaN for anything that is not a finite plain number. With ``thousands``,
+    a number grouped by it in threes ("4,000.00") is read without the marks; a mark
+    anywhere else still makes the cell invalid."""
+    if thousands:
+        grouped = values.str.fullmatch(rf"\s*-?\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+(?:{re.escape(decimal)}\d+)?\s*",
+                                       na=False)
+        if grouped.any():
+            values = values.where(~grouped, values.str.replace(thousands, "", regex=False))
     if decimal == ".":
         fast = _arrow_cast(values, pa.float64())  # plain numbers, e.g. 1200 or 99.5 or 1e3
         if fast is not None:
@@ -52,12 +61,12 @@ def parse_numbers(values: pd.Series, decimal: str = ".") -> pd.Series:
     return numbers.where(np.isfinite(numbers))
 
 
-def parse_integers(values: pd.Series, decimal: str = ".") -> pd.Series:
+def parse_integers(values: pd.Series, decimal: str = ".", thousands: str | None = None) -> pd.Series:
     """Text to whole numbers (``9.0`` is 9, ``9.5`` is invalid); float with NaN for invalid."""
     fast = _arrow_cast(values, pa.int64())
     if fast is not None:
         return _series(fast, values.index, "float64")
-    numbers = parse_numbers(values, decimal)
+    numbers = parse_numbers(values, decimal, thousands)
     return numbers.where(numbers == np.round(numbers))
 
 

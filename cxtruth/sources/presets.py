@@ -43,7 +43,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset(
         "qualtrics", "Qualtrics", "nps",
         "Survey > Data & Analysis > Export & Import > Export Data > CSV (numeric values)",
-        settings={"header_row": 1, "skip_rows": 2,  # line 2: question text, line 3: {"ImportId": ...}
+        settings={"header_row": 1, "skip_rows": 2, "skip_blank": ["score"],  # line 2: question text, 3: ImportIds
                   "where": f"Status not in {_QUALTRICS_NOT_RESPONSES!r} and Finished in ['True', 'true', '1']"
                   .replace("'", '"')},
         columns={"response_id": "ResponseId", "responded_at": "RecordedDate"},
@@ -54,7 +54,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset(
         "surveymonkey", "SurveyMonkey", "nps",
         "Analyze Results > Save as > Export file > All responses data > CSV (actual answer text)",
-        settings={"header_rows": 2, "date_format": "%m/%d/%Y %I:%M:%S %p"},
+        settings={"header_rows": 2, "date_format": "%m/%d/%Y %I:%M:%S %p", "skip_blank": ["score"]},
         columns={"response_id": "Respondent ID", "responded_at": "End Date"},
         must_map={"score": "the NPS question's text on line 1 (its 'Response' column)"},
         signature=("Respondent ID", "Collector ID", "Start Date", "End Date"),
@@ -63,7 +63,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset(
         "typeform", "Typeform", "nps",
         "Results > Responses > Download all responses > CSV",
-        settings={"timezone": "UTC", "where": '"Submit Date (UTC)" is not null'},
+        settings={"timezone": "UTC", "where": '"Submit Date (UTC)" is not null', "skip_blank": ["score"]},
         columns={"response_id": "#", "responded_at": "Submit Date (UTC)"},
         must_map={"score": "the opinion-scale (NPS) question's title"},
         signature=("#", "Submit Date (UTC)", "Network ID"),
@@ -71,7 +71,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset(
         "delighted", "Delighted", "nps",
         "Dashboard > Export > Download CSV",
-        settings={"date_format": ["%Y-%m-%d %H:%M:%S UTC"], "timezone": "UTC"},
+        settings={"date_format": ["%Y-%m-%d %H:%M:%S UTC"], "timezone": "UTC", "skip_blank": ["score"]},
         columns={"response_id": "Response ID", "responded_at": "Created At", "score": "Score", "comment": "Comment"},
         signature=("Response ID", "Score", "Comment", "Created At", "Permalink"),
         note="Provisional: no public source shows Delighted's CSV headers; check them against your file.",
@@ -104,6 +104,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset(
         "intercom", "Intercom", "feedback",
         "Reports > Conversations > Export > CSV",
+        settings={"timezone": "header"},
         columns={"feedback_id": "Conversation ID", "received_at": "Conversation started at (*)",
                  "closed_at": "Conversation last closed at (*)", "channel": "Channel",
                  "account_id": "Company ID"},
@@ -134,13 +135,14 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset(
         "stripe", "Stripe", "accounts",
         "Billing > Subscriptions > Export (all columns)",
-        settings={"timezone": "UTC", "where": 'Status not in ["incomplete", "incomplete_expired"]'},
-        columns={"account_id": "Customer ID", "start_date": "Start Date (UTC)", "churn_date": "Ended At (UTC)",
-                 "mrr": "Plan Amount"},
+        settings={"timezone": "UTC", "where": 'Status not in ["incomplete", "incomplete_expired"]',
+                  "combine_repeated": True,
+                  "compute": {"mrr": "monthly(`Plan Amount` * Quantity, `Plan Interval`)"}},
+        columns={"account_id": "Customer ID", "start_date": "Start Date (UTC)", "churn_date": "Ended At (UTC)"},
         signature=("Customer ID", "Plan Interval", "Current Period End (UTC)"),
-        note="One row per subscription: a customer with several is read as its last row (repeated ids), and "
-             "Plan Amount is per Plan Interval (a yearly plan is not monthly revenue). Churn is Ended At, "
-             "not Canceled At (when cancellation was asked for).",
+        note="One row per subscription: a customer's rows are combined (earliest start; churned when every "
+             "subscription ended; MRR of the live ones, each price times quantity per month). Churn is Ended At, "
+             "not Canceled At (when cancellation was asked for). Amounts are in the plan's currency units.",
     ),
     Preset(
         "mixpanel", "Mixpanel", "adoption",

@@ -117,26 +117,3 @@ def cell_text(value) -> str:
         return str(value.total_seconds())
     return str(value)
 
-
-def read_workbook(path: Path, *, sheet: str | int | None, layout, wanted: dict[str, tuple[str, bool]],
-                  source: str):
-    """A sheet as the text table `adapters` validates (the CSV text path's `RawTable`)."""
-    import numpy as np
-    import pandas as pd
-
-    from .layout import lay_out
-    from .reader import RawTable, map_columns
-
-    laid = lay_out(read_lines(path, sheet, source), layout)
-    if laid is None:
-        raise DataError(f"{path.name}: the sheet has no line {layout.header_row} to read column names from",
-                        hint=f"check [sources.{source}] header_row and sheet")
-    wanted = {canonical: (laid.aliases.get(header, header), required)
-              for canonical, (header, required) in wanted.items()}
-    found = map_columns(path, laid.names, wanted, source=source, header_line=layout.header_row)
-    positions = {canonical: laid.names.index(header) for canonical, header in found.items()}
-    width = len(laid.names)
-    rows = [row + [""] * (width - len(row)) for row in laid.rows]
-    frame = pd.DataFrame({canonical: pd.Series([row[j] for row in rows], dtype=object)
-                          for canonical, j in positions.items()}, index=pd.RangeIndex(len(rows)))
-    return RawTable(frame, np.array(laid.lines, dtype=np.int64), found, []), laid
