@@ -63,6 +63,8 @@ class SourceSummary:
     first: str | None
     last: str | None
     note: str | None
+    filtered: int = 0  # rows a `where` (or skip_blank) left out: not rejected
+    set_aside: int = 0  # lines that are not data: before the header, skip_rows, trailers
 
 
 @dataclass
@@ -229,7 +231,7 @@ def _source_summaries(sources: Sources) -> list[SourceSummary]:
             accepted=result.accepted, rejected=result.rejected,
             first=span[0].strftime("%Y-%m-%d") if span else None,
             last=span[1].strftime("%Y-%m-%d") if span else None,
-            note=result.note,
+            note=result.note, filtered=result.filtered, set_aside=result.set_aside,
         ))
     return out
 
@@ -317,8 +319,9 @@ def metrics_document(report: Report) -> dict[str, Any]:
             "warnings": _issue_rows(report.warnings),
             "warnings_total": report.warnings_total,
             "sources": {s.name: {"file": s.file, "status": s.status, "rows_read": s.rows_read,
-                                 "accepted": s.accepted, "rejected": s.rejected,
-                                 "first": s.first, "last": s.last} for s in report.sources},
+                                 "accepted": s.accepted, "rejected": s.rejected, "filtered": s.filtered,
+                                 "set_aside": s.set_aside, "first": s.first, "last": s.last}
+                        for s in report.sources},
         },
         "draft": report.draft,
         "weakened_sources": [s.document() for s in report.weakened],
