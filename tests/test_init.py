@@ -2,7 +2,9 @@
 
 import shutil
 
-from conftest import ROOT
+import pytest
+
+from conftest import DATA, ROOT
 from cxtruth.sources.sniff import sniff_date_format
 
 
@@ -49,3 +51,28 @@ def test_dates_are_never_guessed():
     fmt, note = sniff_date_format(["01/10/2026", "02/10/2026"])  # day or month first: both read
     assert fmt is None and "never guesses" in note
     assert sniff_date_format(["10/05/2026 02:14:33 PM"]) == ("%m/%d/%Y %I:%M:%S %p", None)
+
+
+GROUPS = [  # one export per source, as a user's folder would hold them
+    ["qualtrics", "zendesk", "salesforce-report", "mixpanel"],
+    ["surveymonkey", "jira-service-management", "hubspot", "posthog"],
+    ["typeform", "freshdesk", "stripe", "amplitude"],
+    ["delighted", "intercom"],
+]
+
+
+@pytest.mark.parametrize("tools", GROUPS, ids=lambda tools: "+".join(tools))
+def test_init_recognises_tool_exports_by_their_presets_and_validate_accepts_the_draft(tmp_path, run, monkeypatch, tools):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for tool in tools:
+        export = next(p for p in sorted((DATA / "presets" / tool).iterdir()) if p.name.startswith("export."))
+        shutil.copy(export, folder / f"{tool}{''.join(export.suffixes)}")
+    monkeypatch.chdir(tmp_path)
+    result = run("init", "exports")
+    assert result.exit_code == 0, result.output
+    for tool in tools:
+        assert f"(preset {tool})" in result.stdout, result.stdout
+    assert "not recognised" not in result.stdout
+    checked = run("validate", "--config", tmp_path / "config.toml")
+    assert checked.exit_code == 0, checked.output + (tmp_path / "config.toml").read_text(encoding="utf-8")

@@ -245,7 +245,14 @@ def recognise(path: Path, taken: set[str] = frozenset()) -> Recognised | None:
     if use_preset:
         settings.pop("header_row", None)  # the preset's own
         for canonical, what in use_preset.must_map.items():
-            if canonical not in columns:
+            if canonical in columns:
+                continue
+            picked = _likely_column(canonical, names, sample.rows, set(columns.values()))
+            if picked:
+                columns[canonical] = picked
+                notes.append(f"check {canonical} = {picked!r}: picked as {_LIKELY[canonical][2]}; the preset "
+                             f"asks for {what}")
+            else:
                 notes.append(f"map {canonical}: {what}")
         if use_preset.note:
             notes.append(use_preset.note)
@@ -264,6 +271,31 @@ def recognise(path: Path, taken: set[str] = frozenset()) -> Recognised | None:
     missing = [c.name for c in spec.columns if not c.required and c.name not in columns]
     unmapped = [n for n in names if n not in columns.values()]
     return Recognised(path, source, use_preset, settings, columns, missing, notes, unmapped)
+
+
+# What a column the preset cannot know usually looks like: (header words, values, in words).
+_LIKELY = {
+    "score": (r"recommend|likely|nps|score|^q\d+$", r"\d{1,2}(\.0)?", "the column of whole numbers 0-10 "
+              "whose header reads like the NPS question"),
+    "account_id": (r"company|account|org|customer|group", r".+", "the property whose name says account"),
+}
+
+
+def _likely_column(canonical: str, names: list[str], rows: list[dict[str, str]], taken: set[str]) -> str | None:
+    if canonical not in _LIKELY:
+        return None
+    words, values, _ = _LIKELY[canonical]
+    for name in names:
+        if name in taken or not re.search(words, name, re.IGNORECASE) or re.search(r"distinct|anon", name, re.I):
+            continue
+        cells = [row.get(name, "").strip() for row in rows]
+        cells = [c for c in cells if c]
+        if not cells or not all(re.fullmatch(values, c) for c in cells):
+            continue
+        if canonical == "score" and not all(0 <= float(c) <= 10 for c in cells):
+            continue
+        return name
+    return None
 
 
 def _find(header: str, names: list[str]) -> bool:
