@@ -1,6 +1,7 @@
 """Header rows, skipped rows, trailers (issue 19) and spreadsheet workbooks."""
 
 import datetime as dt
+import shutil
 
 import pytest
 
@@ -123,3 +124,55 @@ def test_a_file_is_taken_for_what_it_is_not_what_it_is_named(workbook, tmp_path)
     with pytest.raises(DataError, match="export.xlsx: named .xlsx but it holds text"):
         check_kind(text, "feedback")
     assert check_kind(workbook, "feedback") == "workbook"
+
+
+ODS_CONTENT = """<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+ xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+ office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Responses">
+<table:table-row><table:table-cell office:value-type="string"><text:p>Response ID</text:p></table:table-cell>
+<table:table-cell office:value-type="string"><text:p>Submitted</text:p></table:table-cell>
+<table:table-cell office:value-type="string"><text:p>Score</text:p></table:table-cell></table:table-row>
+<table:table-row><table:table-cell office:value-type="string"><text:p>r1</text:p></table:table-cell>
+<table:table-cell office:value-type="date" office:date-value="2026-10-05T14:30:00"><text:p>05/10/2026</text:p></table:table-cell>
+<table:table-cell office:value-type="float" office:value="9"><text:p>9</text:p></table:table-cell></table:table-row>
+<table:table-row><table:table-cell office:value-type="string"><text:p>r2</text:p></table:table-cell>
+<table:table-cell office:value-type="date" office:date-value="2026-10-06"><text:p>06/10/2026</text:p></table:table-cell>
+<table:table-cell office:value-type="float" office:value="3"><text:p>3</text:p></table:table-cell></table:table-row>
+</table:table></office:spreadsheet></office:body></office:document-content>"""
+
+
+def write_ods(path):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as book:
+        book.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
+        book.writestr("content.xml", ODS_CONTENT.replace("\n", ""))  # as office suites write it: no line breaks
+        book.writestr("META-INF/manifest.xml", '<?xml version="1.0" encoding="UTF-8"?>'
+                      '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+                      '<manifest:file-entry manifest:full-path="/" '
+                      'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+                      '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                      '</manifest:manifest>')
+
+
+def test_workbooks_through_the_cli_xlsx_and_ods(tmp_path, workbook, metrics_json, run):
+    write_ods(tmp_path / "survey.ods")
+    config = tmp_path / "config.toml"
+    config.write_text('[report]\ntimezone = "UTC"\n[data]\ndir = "."\n[sources.nps]\npath = "survey.ods"\n'
+                      '[sources.nps.columns]\nresponse_id = "Response ID"\nresponded_at = "Submitted"\nscore = "Score"\n'
+                      '[sources.feedback]\npath = "tickets.xlsx"\nsheet = "Tickets"\nheader_row = 3\n'
+                      '[sources.feedback.columns]\nfeedback_id = "Id"\nreceived_at = "Created at"\n', encoding="utf-8")
+    assert workbook == tmp_path / "tickets.xlsx"  # the fixture writes it there
+    doc = metrics_json(config)
+    nps = doc["metrics"]["nps"]
+    assert (nps["n"], nps["promoters"], nps["detractors"]) == (2, 1, 1)  # date cells read as dates, not numbers
+    assert doc["data_quality"]["sources"]["feedback"]["set_aside"] == 2  # the title line, the trailer
+    assert doc["data_quality"]["sources"]["feedback"]["rows_read"] == 2
+
+    (tmp_path / "tickets.xlsx").rename(tmp_path / "tickets.csv")  # a workbook saved under a CSV name
+    config.write_text(config.read_text(encoding="utf-8").replace("tickets.xlsx", "tickets.csv"), encoding="utf-8")
+    result = run("validate", "--config", config)
+    assert result.exit_code == 4
+    assert "feedback   ERROR  tickets.csv: this is a spreadsheet workbook (XLSX/XLS/ODS), not .csv text" in result.stdout
+    assert "Traceback" not in result.output
