@@ -25,7 +25,7 @@ from ..months import generated_now
 from .lookup import id_keys, lookup_codes, value_bounds
 from .parse import parse_booleans, parse_datetimes, parse_integers, parse_numbers
 from .csvplan import plan
-from .reader import discard_reads_ahead, read_csv, read_parquet
+from .reader import discard_reads_ahead, not_a_file, read_csv, read_parquet
 
 ISSUE_COLUMNS = ["file", "line", "column", "value", "reason"]
 _NAT = np.iinfo(np.int64).min  # NaT's int64 nanoseconds
@@ -223,6 +223,10 @@ def read_source(name: str, config: Config, account_ids: pd.Series | None = None)
     source = plan(name, config)
     spec, path = source.spec, source.path
     if not path.is_file():
+        kind = not_a_file(path)  # a directory, a FIFO, /dev/zero...: named, and never opened
+        if kind:
+            where = f"sources.{name}.path: " if source.user_set else ""
+            raise DataError(f"{where}{path} is {kind}, not a file", hint="point it at the CSV export")
         if source.user_set or path.exists():
             raise DataError(f"sources.{name}.path: file not found: {path}")
         note = None if spec.optional else f"{path.name} not found in {path.parent}: its metrics show no data"
