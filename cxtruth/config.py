@@ -47,6 +47,13 @@ def _shown(value: str, limit: int = 40) -> str:
     return repr(value) if len(value) <= limit else repr(value[:limit]) + f"… ({len(value):,} characters)"
 
 
+def _key(part) -> str:
+    """A key of config.toml in a message: as written when it is a plain name (TOML's quoted
+    keys may hold line breaks or be huge; the message must stay one line)."""
+    text = str(part)
+    return text if text.isprintable() and len(text) <= 64 else _shown(text)
+
+
 class ReportConfig(_Strict):
     title: str = "Monthly CX Truth Session"  # title and company: one line each (they go into the subject)
     company: str = "Your company"
@@ -62,10 +69,11 @@ class ReportConfig(_Strict):
     # HTML and PDF rendering past this many seconds fails the run with nothing written.
     render_timeout_seconds: FiniteFloat = Field(300, gt=0, le=86400)
 
-    @field_validator("title", "company")
+    @field_validator("title", "company", "output_dir", "template_dir")
     @classmethod
-    def _single_line(cls, value: str) -> str:
-        return _one_line(value)
+    def _single_line(cls, value: str | None) -> str | None:
+        # Paths too: they are named in error messages, which are one line each.
+        return value if value is None else _one_line(value)
 
     @field_validator("timezone")
     @classmethod
@@ -79,6 +87,10 @@ class ReportConfig(_Strict):
     @field_validator("functions")
     @classmethod
     def _distinct(cls, value: list[str]) -> list[str]:
+        for name in value:
+            _one_line(name)  # headings, and named in messages
+            if not name.strip():
+                raise ValueError("function names must not be blank")
         if len(set(value)) != len(value):
             raise ValueError("function names must be distinct")
         return value
@@ -86,6 +98,11 @@ class ReportConfig(_Strict):
 
 class DataConfig(_Strict):
     dir: str = DEFAULT_DATA_DIR
+
+    @field_validator("dir")
+    @classmethod
+    def _single_line(cls, value: str) -> str:
+        return _one_line(value)
 
 
 class SourceConfig(_Strict):
@@ -96,6 +113,11 @@ class SourceConfig(_Strict):
     date_format: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     max_staleness_days: Days | None = None  # default: [report] max_staleness_days
+
+    @field_validator("path")
+    @classmethod
+    def _single_line(cls, value: str | None) -> str | None:
+        return value if value is None else _one_line(value)
 
     @field_validator("encoding")
     @classmethod
@@ -149,7 +171,7 @@ class SourcesConfig(_Strict):
             for canonical in source.columns:
                 if canonical not in known:
                     raise ValueError(
-                        f"sources.{name}.columns.{canonical}: not a column of {name} "
+                        f"sources.{name}.columns.{_key(canonical)}: not a column of {name} "
                         f"(expected one of: {', '.join(sorted(known))})"
                     )
         return self
@@ -294,7 +316,7 @@ class EmailConfig(_Strict):
     timeout_seconds: FiniteFloat = Field(30, gt=0, le=600)
     retry_for_seconds: FiniteFloat = Field(600, ge=0, le=86400)  # temporary failures are retried this long
 
-    @field_validator("sender", "to", "cc", "host", "username", "subject")
+    @field_validator("sender", "to", "cc", "host", "username", "subject", "ca_file")
     @classmethod
     def _single_line(cls, value):
         # Header injection: a line break in any header value is refused before anything is rendered.
@@ -317,7 +339,7 @@ class EmailConfig(_Strict):
         for item in value if isinstance(value, list) else [value]:
             address = parseaddr(item)[1]
             if "@" not in address or address.startswith("@") or address.endswith("@"):
-                raise ValueError(f"{item!r} is not an email address")
+                raise ValueError(f"{_shown(item)} is not an email address")
         return value
 
 
@@ -339,7 +361,7 @@ class Config(_Strict):
                 for name in names:
                     if name not in functions:
                         raise ValueError(
-                            f"metrics.{key}.{field}: {name!r} is not one of [report] functions "
+                            f"metrics.{key}.{field}: {_shown(name)} is not one of [report] functions "
                             f"({', '.join(self.report.functions)})"
                         )
         return self
@@ -390,7 +412,7 @@ class Config(_Strict):
 
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    location = ".".join(str(part) for part in err["loc"] if part != "__root__")
+    location = ".".join(_key(part) for part in err["loc"] if part != "__root__")
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         message = "unknown key"

@@ -221,12 +221,12 @@ def map_columns(path: Path, header: list[str], wanted: dict[str, tuple[str, bool
         if candidates:
             found[canonical] = candidates[0]
         elif required:
-            missing.append(configured if configured == canonical else f"{configured} (for {canonical})")
+            missing.append(_display(configured) if configured == canonical
+                           else f"{_display(configured)} (for {canonical})")
     if missing:
         hint = _delimiter_hint(header, delimiter, source)
         if hint or _looks_like_names(header):
-            shown = [h if len(h) <= 64 else h[:64] + "…" for h in header[:_SHOWN_NAMES]]
-            found_text = f"found: {', '.join(shown) or '(none)'}"
+            found_text = f"found: {', '.join(map(_display, header[:_SHOWN_NAMES])) or '(none)'}"
             if len(header) > _SHOWN_NAMES:
                 found_text += f" … ({len(header):,} columns)"
         else:
@@ -242,6 +242,14 @@ def map_columns(path: Path, header: list[str], wanted: dict[str, tuple[str, bool
 
 
 _SHOWN_NAMES = 30  # header names listed in "found: ..."
+
+
+def _display(name: str) -> str:
+    """A header name in a one-line message: as written, or quoted (and cut) when it holds
+    a line break or other invisible character, or is very long."""
+    if name.isprintable() and len(name) <= 64:
+        return name
+    return repr(name[:64]) + ("…" if len(name) > 64 else "")
 
 
 def _looks_like_names(header: list[str]) -> bool:
