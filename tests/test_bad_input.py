@@ -358,12 +358,13 @@ def test_short_row_with_invalid_utf8_blames_the_encoding(tmp_path, run, bad_row)
     assert one_line(run("metrics", "--month", "2026-10", "--config", config), 4) == line
 
 
-@pytest.mark.parametrize("extra_row, options", [
-    ("r2,A1,2026-10-01,ten,x\n", ""),  # a bad cell: read again as text
-    ("", '[sources.nps]\ndate_format = "%Y-%m-%d"\n'),  # a date format: the text path from the start
+@pytest.mark.parametrize("size, extra_row, options", [
+    (10 << 20, "r2,A1,2026-10-01,ten,x\n", ""),  # a bad cell: read again as text
+    (10 << 20, "", '[sources.nps]\ndate_format = "%Y-%m-%d"\n'),  # a date format: the text path from the start
+    (17 << 20, "r2,A1,2026-10-01,ten,x\n", ""),  # longer than a 16 MiB block: read again with larger ones
 ])
-def test_a_10_mb_cell_is_read(tmp_path, metrics_json, extra_row, options):
-    rows = 'r1,A1,2026-10-01,9,"' + "x" * (10 << 20) + '"\n' + extra_row
+def test_a_cell_of_megabytes_is_read(tmp_path, metrics_json, size, extra_row, options):
+    rows = 'r1,A1,2026-10-01,9,"' + "x" * size + '"\n' + extra_row
     config = project(tmp_path, {"nps.csv": NPS_HEADER + rows}, options)
     assert metrics_json(config)["metrics"]["nps"]["n"] == 1
 
@@ -418,3 +419,11 @@ def test_found_headers_are_listed_shortened(tmp_path, run):
     assert "found: column_0, column_1" in line and "column_29 … (100 columns)" in line and "column_30" not in line
     line = fails(run, project(tmp_path, {"nps.csv": "id,\"" + "y" * 500 + "\"\n"}), 4)
     assert line.endswith("line 1 is not a row of column names (not shown)") and "yyy" not in line
+
+
+@pytest.mark.parametrize("rows", ["", MANY_ROWS])  # in the header sample, or met by Arrow
+def test_bytes_the_configured_encoding_lacks(tmp_path, run, rows):
+    data = (NPS_HEADER + rows).encode() + b"rX,A1,2026-10-02,3,undefined \x81 in cp1252\n"
+    config = project(tmp_path, {"nps.csv": data}, '[sources.nps]\nencoding = "cp1252"\n')
+    line = fails(run, config, 4, "Hint: the file is not cp1252 text: set encoding under [sources.nps]")
+    assert line.startswith(f"Error: nps.csv: line {2 + rows.count(chr(10))}: not valid cp1252 text")

@@ -160,7 +160,7 @@ def read_header(path: Path, encoding: str, delimiter: str, source: str) -> tuple
             line = _line_breaks(raw[: exc.start]) + 1
             raise DataError(
                 f"{path.name}: line {line}: not valid {encoding} text ({exc.reason} at byte {exc.start})",
-                hint='set encoding under the source in config.toml, e.g. encoding = "cp1252"',
+                hint=_encoding_hint(encoding, source),
             )
         text = raw[: exc.start].decode(py_encoding)  # a character cut by the 64 KiB window
     try:
@@ -416,9 +416,9 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
             if "straddl" in message and block_size < _LARGEST_BLOCK:
                 block_size = _LARGEST_BLOCK  # one row longer than a block: a huge cell, or an unclosed quote
                 continue
-            _refuse_unreadable(path, encoding, delimiter, message)
+            _refuse_unreadable(path, encoding, delimiter, message, source)
         except (UnicodeDecodeError, ValueError, LookupError) as exc:  # a codec other than UTF-8 meets bytes it does not map
-            _refuse_unreadable(path, encoding, delimiter, str(exc))
+            _refuse_unreadable(path, encoding, delimiter, str(exc), source)
         except OSError as exc:
             raise DataError(f"{path.name}: cannot be read: {exc.strerror or exc}")
 
@@ -446,7 +446,15 @@ def _read_text(path: Path, encoding: str, delimiter: str, headers: list[str], ne
     return table, ragged
 
 
-def _refuse_unreadable(path: Path, encoding: str, delimiter: str, message: str):
+def _encoding_hint(encoding: str, source: str) -> str:
+    if codecs.lookup(encoding).name == "utf-8":
+        return 'set encoding under the source in config.toml, e.g. encoding = "cp1252"'
+    # Already set, and wrong: suggesting cp1252 again would not help.
+    return (f"the file is not {encoding} text: set encoding under [sources.{source}] to the one it was "
+            'exported in (e.g. "utf-8", "cp1252", "utf-16"), or re-export it')
+
+
+def _refuse_unreadable(path: Path, encoding: str, delimiter: str, message: str, source: str = "<name>"):
     """The DataError for a file Arrow could not read as text: bad bytes first (they are
     the usual cause, and Arrow blames what follows from them), then a row too long for
     a block, then Arrow's reason without the row text it quotes."""
@@ -454,7 +462,7 @@ def _refuse_unreadable(path: Path, encoding: str, delimiter: str, message: str):
     if line or "invalid UTF8" in message:
         raise DataError(
             f"{path.name}: {f'line {line}: ' if line else ''}not valid {encoding} text",
-            hint='set encoding under the source in config.toml, e.g. encoding = "cp1252"',
+            hint=_encoding_hint(encoding, source),
         )
     if "straddl" in message:
         if not _quotes_balanced(path, encoding, delimiter):
