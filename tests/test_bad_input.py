@@ -427,3 +427,29 @@ def test_bytes_the_configured_encoding_lacks(tmp_path, run, rows):
     config = project(tmp_path, {"nps.csv": data}, '[sources.nps]\nencoding = "cp1252"\n')
     line = fails(run, config, 4, "Hint: the file is not cp1252 text: set encoding under [sources.nps]")
     assert line.startswith(f"Error: nps.csv: line {2 + rows.count(chr(10))}: not valid cp1252 text")
+
+
+def test_in_a_real_process_no_exception_ignored_is_printed(tmp_path):
+    """pyarrow prints "Exception ignored" to the process's stderr (pytest's own hook hides it
+    in-process): the short row with bad bytes and deep TOML, through `cxtruth` as cron runs it."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "from cxtruth.cli import main; main()"]
+    config = project(tmp_path, {"nps.csv": (NPS_HEADER + MANY_ROWS).encode() + b"rX,A1,2026-10-01,\xff\n"})
+    done = subprocess.run([*command, "metrics", "--month", "2026-10", "--config", str(config)],
+                          capture_output=True, text=True)
+    assert done.returncode == 4
+    assert done.stderr.splitlines()[0] == "Error: nps.csv: line 5002: not valid utf-8 text", done.stderr
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr
+    config.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    done = subprocess.run([*command, "validate", "--config", str(config)], capture_output=True, text=True)
+    assert done.returncode == 3 and done.stderr == f"Error: {config}: config.toml nests too deeply (arrays or inline tables inside each other)\n"
+
+
+def test_bad_bytes_after_a_crlf_cut_by_the_read_block_name_their_line(tmp_path, run):
+    start = (NPS_HEADER.replace("\n", "\r\n") + "r1,A1,2026-10-01,9,").encode()
+    first = start + b"x" * ((1 << 20) - 1 - len(start)) + b"\r\n"  # its \r is the last byte of the first MiB
+    assert first[(1 << 20) - 1:(1 << 20) + 1] == b"\r\n"
+    data = first + "r2,A1,2026-10-02,ten,déçu\r\n".encode("cp1252")  # a bad cell too: the text path
+    fails(run, project(tmp_path, {"nps.csv": data}), 4, "nps.csv: line 3: not valid utf-8 text")

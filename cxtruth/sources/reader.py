@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, NoReturn
 
 import numpy as np
 import pyarrow as pa
@@ -139,7 +139,9 @@ def read_header(path: Path, encoding: str, delimiter: str, source: str) -> tuple
             hint=f'add encoding = "utf-16" under [sources.{source}] in config.toml',
         )
     first_line = re.split(rb"\r\n?|\n", raw, maxsplit=1)[0]
-    utf16_like = len(first_line) > 1 and first_line[1::2].count(0) >= len(first_line) // 2 - 1
+    # NUL in every other byte: UTF-16 text (little- or big-endian) without a byte-order mark
+    nuls = max(first_line[1::2].count(0), first_line[0::2].count(0))
+    utf16_like = len(first_line) > 1 and nuls >= len(first_line) // 2 - 1
     if not py_encoding.startswith(("utf-16", "utf-32")) and not utf16_like:
         kind = _binary_kind(raw, first_line)
         if kind:
@@ -164,7 +166,7 @@ def read_header(path: Path, encoding: str, delimiter: str, source: str) -> tuple
             )
         text = raw[: exc.start].decode(py_encoding)  # a character cut by the 64 KiB window
     try:
-        # newline="": \\r\\n and a lone \\r end lines too (csv's documented way), as they do for Arrow
+        # newline="": \r\n and a lone \r end lines too (csv's documented way), as they do for Arrow
         header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except (StopIteration, csv.Error) as exc:
         raise DataError(f"{path.name}: line 1: cannot read the header row ({exc or 'no row'})",
@@ -417,7 +419,7 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
                 block_size = _LARGEST_BLOCK  # one row longer than a block: a huge cell, or an unclosed quote
                 continue
             _refuse_unreadable(path, encoding, delimiter, message, source)
-        except (UnicodeDecodeError, ValueError, LookupError) as exc:  # a codec other than UTF-8 meets bytes it does not map
+        except (UnicodeDecodeError, ValueError, LookupError) as exc:  # a codec other than UTF-8 met bad bytes
             _refuse_unreadable(path, encoding, delimiter, str(exc), source)
         except OSError as exc:
             raise DataError(f"{path.name}: cannot be read: {exc.strerror or exc}")
@@ -454,7 +456,7 @@ def _encoding_hint(encoding: str, source: str) -> str:
             'exported in (e.g. "utf-8", "cp1252", "utf-16"), or re-export it')
 
 
-def _refuse_unreadable(path: Path, encoding: str, delimiter: str, message: str, source: str = "<name>"):
+def _refuse_unreadable(path: Path, encoding: str, delimiter: str, message: str, source: str = "<name>") -> NoReturn:
     """The DataError for a file Arrow could not read as text: bad bytes first (they are
     the usual cause, and Arrow blames what follows from them), then a row too long for
     a block, then Arrow's reason without the row text it quotes."""
@@ -520,14 +522,16 @@ def _read_typed(path: Path, encoding: str, delimiter: str, headers: list[str], n
 def _first_undecodable_line(path: Path, encoding: str) -> int | None:
     """The physical line of the first byte that is not valid ``encoding`` (error path only)."""
     decoder = codecs.getincrementaldecoder(_python_encoding(encoding))()
-    line = 1
+    line, cr_before = 1, False
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
+            line -= cr_before and block.startswith(b"\n")  # a \r\n cut by the block boundary is one line end
             try:
                 decoder.decode(block)
             except UnicodeDecodeError as exc:
                 return line + _line_breaks(block[: exc.start])
             line += _line_breaks(block)
+            cr_before = block.endswith(b"\r")
     try:
         decoder.decode(b"", final=True)  # a character cut off by the end of the file
     except UnicodeDecodeError:
@@ -540,11 +544,11 @@ def _refuse_unclosed_quote(path: Path, table: pa.Table, lines: np.ndarray | Cons
     """An opening quote never closed makes the parser read the rest of the file
     into one cell of the last row: rows vanish without a trace. Refuse the file."""
     last_ragged = ragged[-1] if ragged else None
-    if last_ragged and ("\n" in last_ragged[1] or "\r" in last_ragged[1]) and (not len(lines) or last_ragged[0] > lines[-1]):
+    if last_ragged and _breaks_line(last_ragged[1]) and (not len(lines) or last_ragged[0] > lines[-1]):
         line, column = last_ragged[0], None
     elif table.num_rows:
         last_row = {name: table.column(name)[table.num_rows - 1].as_py() for name in table.column_names}
-        suspects = [name for name, value in last_row.items() if isinstance(value, str) and ("\n" in value or "\r" in value)]
+        suspects = [name for name, value in last_row.items() if isinstance(value, str) and _breaks_line(value)]
         if not suspects:
             return
         line, column = int(lines[-1]), suspects[0]
@@ -558,6 +562,10 @@ def _refuse_unclosed_quote(path: Path, table: pa.Table, lines: np.ndarray | Cons
         "read into this one cell (expected a closing \" before the end of the file)",
         hint="fix the quote in the export (a quote inside a value is written as two: \"\")",
     )
+
+
+def _breaks_line(text: str) -> bool:
+    return "\n" in text or "\r" in text  # a lone \r ends a line too (old Mac exports)
 
 
 def _quotes_balanced(path: Path, encoding: str, delimiter: str) -> bool:
