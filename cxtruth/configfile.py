@@ -40,7 +40,8 @@ def read_toml(path: Path) -> dict:
             data = handle.read(MAX_CONFIG_BYTES + 1)
         if len(data) > MAX_CONFIG_BYTES:
             raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MiB: not a config file")
-        return tomllib.loads(data.decode("utf-8-sig"))
+        # Line ends translated as read_text did: \r\n and a lone \r become \n.
+        return tomllib.loads(data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}")
     except (OSError, UnicodeDecodeError) as exc:

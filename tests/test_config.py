@@ -190,3 +190,10 @@ def test_odd_names_are_config_errors(tmp_path, run, text, message):
     path = write(tmp_path, text)
     line = clean_error(run("validate", "--config", path), 3)
     assert message in line and len(line) < 300
+
+
+def test_config_with_old_mac_line_endings_still_loads(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'[report]\rcompany = "Acme"\r\n[metrics.nps]\rtarget = 50\r')
+    config = Config.from_file(path)
+    assert (config.report.company, config.metrics.nps.target) == ("Acme", 50)
