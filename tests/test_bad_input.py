@@ -453,3 +453,23 @@ def test_bad_bytes_after_a_crlf_cut_by_the_read_block_name_their_line(tmp_path, 
     assert first[(1 << 20) - 1:(1 << 20) + 1] == b"\r\n"
     data = first + "r2,A1,2026-10-02,ten,déçu\r\n".encode("cp1252")  # a bad cell too: the text path
     fails(run, project(tmp_path, {"nps.csv": data}), 4, "nps.csv: line 3: not valid utf-8 text")
+
+
+def test_parquet_with_a_list_column_or_damaged_bytes(tmp_path, run):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def parquet(table) -> bytes:
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        return buffer.getvalue()
+
+    options = '[sources.nps]\npath = "nps.parquet"\n'
+    nested = parquet(pa.table({"response_id": [["r1"]], "responded_at": ["2026-10-01"], "score": [9]}))
+    line = fails(run, project(tmp_path, {"nps.parquet": nested}, options), 4, "Hint: write the column as text")
+    assert line == "Error: nps.parquet: column 'response_id' holds list<element: string>, not plain values"
+    good = parquet(pa.table({"response_id": ["r1"], "responded_at": ["2026-10-01"], "score": [9]}))
+    line = fails(run, project(tmp_path, {"nps.parquet": good[:-20] + b"\x0e" * 12 + good[-8:]}, options), 4)
+    assert line.startswith("Error: nps.parquet: cannot be read as a Parquet file: ") and line.isprintable()

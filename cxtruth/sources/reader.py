@@ -472,7 +472,7 @@ def _refuse_unreadable(path: Path, encoding: str, delimiter: str, message: str, 
                             "read into one cell (expected a closing \" before the end of the file)",
                             hint="fix the quote in the export (a quote inside a value is written as two: \"\")")
         raise DataError(f"{path.name}: a row is longer than {_LARGEST_BLOCK >> 20} MiB: not a table cxtruth reads")
-    reason = re.sub(r"(got \d+)\b.*", r"\1", message.splitlines()[0] if message else "")  # no row text
+    reason = re.sub(r"(got \d+)\b.*", r"\1", _first_line(message, limit=10_000))  # no row text
     raise DataError(f"{path.name}: cannot be read as a CSV table: {reason[:160]}")
 
 
@@ -597,23 +597,41 @@ def read_parquet(path: Path, *, wanted: dict[str, tuple[str, bool]], source: str
     """
     import pyarrow.parquet as pq
 
+    # A damaged file fails in Arrow's reader (ArrowInvalid, OSError; a column name that is not
+    # UTF-8, UnicodeDecodeError); a column of lists or structs, where a value is expected, in
+    # the conversions (ArrowNotImplementedError, ArrowTypeError). Each is one line naming the file.
+    unreadable = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError, UnicodeDecodeError)
     try:
         names = pq.read_schema(path).names
         found = map_columns(path, names, wanted, source=source)
         table = pq.read_table(path, columns=list(found.values()), use_threads=True)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"{path.name}: cannot be read as a Parquet file: {exc}")
+    except unreadable as exc:
+        raise DataError(f"{path.name}: cannot be read as a Parquet file: {_first_line(str(exc))}")
     table = table.rename_columns(list(found))
+    nested = [name for name in table.column_names if pa.types.is_nested(table.schema.field(name).type)]
+    if nested:
+        raise DataError(f"{path.name}: column {found[nested[0]]!r} holds {table.schema.field(nested[0]).type}, "
+                        "not plain values", hint="write the column as text, numbers, dates or booleans")
     lines = ConsecutiveLines(2, table.num_rows)
-    if typed is not None:
-        converted = typed(table)
-        if converted is not None and converted.num_rows:
-            return RawTable(None, lines, found, [], typed=converted)
-    import pandas as pd
+    try:
+        if typed is not None:
+            converted = typed(table)
+            if converted is not None and converted.num_rows:
+                return RawTable(None, lines, found, [], typed=converted)
+        import pandas as pd
 
-    frame = pd.DataFrame({name: _as_text(table.column(name)).to_pandas() for name in table.column_names})
+        frame = pd.DataFrame({name: _as_text(table.column(name)).to_pandas() for name in table.column_names})
+    except unreadable as exc:
+        raise DataError(f"{path.name}: a column cannot be read as values: {_first_line(str(exc))}")
     frame.index = pd.RangeIndex(len(frame))
     return RawTable(frame, lines, found, [])
+
+
+def _first_line(message: str, limit: int = 160) -> str:
+    """A library's error message cut to its first line: Arrow's continue with internals."""
+    lines = message.strip().splitlines()
+    line = (lines[0] if lines else "no reason given")[:limit]
+    return "".join(ch if ch.isprintable() else "?" for ch in line)  # no control bytes to the terminal
 
 
 def _as_text(values: pa.ChunkedArray) -> pa.ChunkedArray:
