@@ -226,7 +226,9 @@ def read_source(name: str, config: Config, account_ids: pd.Series | None = None)
         kind = not_a_file(path)  # a directory, a FIFO, /dev/zero...: named, and never opened
         if kind:
             where = f"sources.{name}.path: " if source.user_set else ""
-            raise DataError(f"{where}{path} is {kind}, not a file", hint="point it at the CSV export")
+            hint = (f"point path under [sources.{name}] at the export" if source.user_set
+                    else f"put the {name} export there as a file, or set path under [sources.{name}]")
+            raise DataError(f"{where}{path} is {kind}, not a file", hint=hint)
         if source.user_set or path.exists():
             raise DataError(f"sources.{name}.path: file not found: {path}")
         note = None if spec.optional else f"{path.name} not found in {path.parent}: its metrics show no data"
