@@ -7,11 +7,12 @@ resolved against the folder that holds the config file.
 from __future__ import annotations
 
 import codecs
+import string
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator
 
 from .catalog import DEFAULT_FUNCTIONS, METRICS
 from .configfile import (DEFAULT_DATA_DIR, DEFAULT_DECIMAL, DEFAULT_DELIMITER, DEFAULT_ENCODING, find_config,
@@ -24,8 +25,37 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Every number in config.toml is finite and bounded: TOML allows inf, nan and 1e308, and
+# each of them passed validation and then crashed later (a chart axis, a timer, a date).
+# Metric values are percentages, days or NPS points; a million either way is beyond any.
+Threshold = Annotated[FiniteFloat, Field(ge=-1e6, le=1e6)]
+Days = Annotated[FiniteFloat, Field(ge=0, le=3660)]  # up to ten years
+
+# What str.splitlines() breaks a line at, and NUL: none belongs in a one-line header value
+# (mail software treats several of these as line ends, and \r\n allows header injection).
+LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029\0"
+
+
+def _one_line(value: str) -> str:
+    if any(ch in LINE_BREAKS for ch in value):
+        raise ValueError("must not contain line breaks (or other line separators, or NUL characters)")
+    return value
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """A user's value quoted in a message, cut so a huge one does not flood the terminal."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"… ({len(value):,} characters)"
+
+
+def _key(part) -> str:
+    """A key of config.toml in a message: as written when it is a plain name (TOML's quoted
+    keys may hold line breaks or be huge; the message must stay one line)."""
+    text = str(part)
+    return text if text.isprintable() and len(text) <= 64 else _shown(text)
+
+
 class ReportConfig(_Strict):
-    title: str = "Monthly CX Truth Session"
+    title: str = "Monthly CX Truth Session"  # title and company: one line each (they go into the subject)
     company: str = "Your company"
     timezone: str = "UTC"
     output_dir: str = "reports"
@@ -33,27 +63,37 @@ class ReportConfig(_Strict):
     # Owning functions in customer-journey order; the agenda follows it.
     functions: list[str] = Field(default_factory=lambda: list(DEFAULT_FUNCTIONS), min_length=1)
     # A source whose newest row is older than the month's end by more than this marks the report DRAFT.
-    max_staleness_days: float = Field(3, ge=0)
+    max_staleness_days: Days = 3
     # A source with more than this share of its rows rejected is "weakened": its metrics show no
-    # data and the report is a DRAFT (docs/decisions.md, decision 44).
-    max_rejected_share: float = Field(0.05, ge=0, le=1)
+    # data and the report is a DRAFT (docs/decisions.md, decision 47).
+    max_rejected_share: float = Field(0.05, ge=0, le=1, allow_inf_nan=False)
     # A folder of templates searched before the packaged ones (run in Jinja's sandbox).
     template_dir: str | None = None
     # HTML and PDF rendering past this many seconds fails the run with nothing written.
-    render_timeout_seconds: float = Field(300, gt=0)
+    render_timeout_seconds: FiniteFloat = Field(300, gt=0, le=86400)
+
+    @field_validator("title", "company", "output_dir", "template_dir")
+    @classmethod
+    def _single_line(cls, value: str | None) -> str | None:
+        # Paths too: they are named in error messages, which are one line each.
+        return value if value is None else _one_line(value)
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Berlin', 'UTC')")
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
+            raise ValueError(f"unknown IANA time zone {_shown(value)} (e.g. 'Europe/Berlin', 'UTC')")
         return value
 
     @field_validator("functions")
     @classmethod
     def _distinct(cls, value: list[str]) -> list[str]:
+        for name in value:
+            _one_line(name)  # headings, and named in messages
+            if not name.strip():
+                raise ValueError("function names must not be blank")
         if len(set(value)) != len(value):
             raise ValueError("function names must be distinct")
         return value
@@ -61,6 +101,11 @@ class ReportConfig(_Strict):
 
 class DataConfig(_Strict):
     dir: str = DEFAULT_DATA_DIR
+
+    @field_validator("dir")
+    @classmethod
+    def _single_line(cls, value: str) -> str:
+        return _one_line(value)
 
 
 class SourceConfig(_Strict):
@@ -92,24 +137,33 @@ class SourceConfig(_Strict):
     sheet: str | int | None = None  # a workbook's sheet, by name or number (1 = the first)
     preset: str | None = None  # a tool's export layout (docs/sources.md, "Presets"); applied before validation
     columns: dict[str, str] = Field(default_factory=dict)
-    max_staleness_days: float | None = Field(None, ge=0)  # default: [report] max_staleness_days
-    max_rejected_share: float | None = Field(None, ge=0, le=1)  # default: [report] max_rejected_share
+    max_staleness_days: Days | None = None  # default: [report] max_staleness_days
+    max_rejected_share: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)  # default: [report]'s
+
+    @field_validator("path")
+    @classmethod
+    def _single_line(cls, value: str | None) -> str | None:
+        return value if value is None else _one_line(value)
 
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str) -> str:
         try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"unknown encoding {value!r} (e.g. 'utf-8', 'cp1252', 'utf-16')")
+            codec = codecs.lookup(value)
+        except (LookupError, ValueError):  # ValueError: a NUL in the name
+            raise ValueError(f"unknown encoding {_shown(value)} (e.g. 'utf-8', 'cp1252', 'utf-16')")
+        # rot13, base64, hex, zlib... are codecs too, but turn bytes into bytes, not text.
+        if not getattr(codec, "_is_text_encoding", True):
+            raise ValueError(f"{_shown(value)} is not a text encoding (e.g. 'utf-8', 'cp1252', 'utf-16')")
         return value
 
     @field_validator("delimiter")
     @classmethod
     def _one_char(cls, value: str) -> str:
         value = one_char_delimiter(value)
-        if len(value) != 1 or value in "\"\r\n":
-            raise ValueError("delimiter must be one character other than a quote or newline")
+        # Arrow's parser takes one ASCII byte; a control character or a quote would split nothing sensible.
+        if len(value) != 1 or value in "\"\r\n" or not (value == "\t" or (value.isascii() and value.isprintable())):
+            raise ValueError("delimiter must be one printable ASCII character (or \"\\t\") other than a quote")
         return value
 
     @field_validator("date_format")
@@ -254,7 +308,7 @@ class SourcesConfig(_Strict):
             for canonical in [*source.columns, *source.skip_blank, *source.compute]:
                 if canonical not in known:
                     raise ValueError(
-                        f"sources.{name}.columns.{canonical}: not a column of {name} "
+                        f"sources.{name}.columns.{_key(canonical)}: not a column of {name} "
                         f"(expected one of: {', '.join(sorted(known))})"
                     )
         return self
@@ -263,10 +317,10 @@ class SourcesConfig(_Strict):
 class MetricConfig(_Strict):
     owner: str
     consulted: list[str] = Field(default_factory=list)
-    target: float
-    warn: float
+    target: Threshold
+    warn: Threshold
     direction: Literal["higher", "lower"]
-    min_sample: int = Field(30, ge=1)  # a month with fewer qualifying rows is flagged "low sample"
+    min_sample: int = Field(30, ge=1, le=10**9)  # a month with fewer qualifying rows is flagged "low sample"
 
     @model_validator(mode="after")
     def _warn_beyond_target(self) -> "MetricConfig":
@@ -287,11 +341,11 @@ class AdoptionMetricConfig(MetricConfig):
 
 
 class HandoffMetricConfig(MetricConfig):
-    sla_days: float = Field(5, ge=0)
+    sla_days: Days = 5
 
 
 class ClosureMetricConfig(MetricConfig):
-    sla_days: float = Field(14, ge=0)
+    sla_days: Days = 14
 
 
 class OnboardingMetricConfig(MetricConfig):
@@ -360,6 +414,29 @@ class MetricsConfig(_Strict):
 SUBJECT_FIELDS = ("company", "title", "month", "month_label")
 
 
+def subject_parts(subject: str) -> list[tuple[str, str | None]]:
+    """The subject as (literal text, placeholder name or None) pairs; raises ValueError
+    unless every placeholder is a plain documented name.
+
+    str.format would also take ``{company.__class__}`` (Python's internals in a mail),
+    ``{title[0]}``, ``{company!r}`` and ``{company:2000000000}`` (2 GB allocated): none of
+    that is documented, so none of it is accepted.
+    """
+    placeholders = ", ".join("{" + name + "}" for name in SUBJECT_FIELDS)
+    try:
+        parsed = list(string.Formatter().parse(subject))
+    except ValueError as exc:  # a lone { or }
+        raise ValueError(f"{exc} (write {{{{ or }}}} for a literal brace; placeholders: {placeholders})")
+    parts = []
+    for literal, name, spec, conversion in parsed:
+        if name is not None and (name not in SUBJECT_FIELDS or spec or conversion):
+            written = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise ValueError(f"unknown placeholder {_shown(written)}; use {placeholders} "
+                             "(no attributes, indexes or format specs)")
+        parts.append((literal, name))
+    return parts
+
+
 class EmailConfig(_Strict):
     """[email]: where `render --email` sends the PDF. The password is never here (CXTRUTH_SMTP_PASSWORD)."""
 
@@ -373,25 +450,22 @@ class EmailConfig(_Strict):
     username: str | None = None
     subject: str = "{company}: {title}, {month_label}"
     ca_file: str | None = None  # a private CA to trust in addition to the system's
-    timeout_seconds: float = Field(30, gt=0, le=600)
-    retry_for_seconds: float = Field(600, ge=0, le=86400)  # temporary failures are retried this long
+    timeout_seconds: FiniteFloat = Field(30, gt=0, le=600)
+    retry_for_seconds: FiniteFloat = Field(600, ge=0, le=86400)  # temporary failures are retried this long
 
-    @field_validator("sender", "to", "cc", "host", "username", "subject")
+    @field_validator("sender", "to", "cc", "host", "username", "subject", "ca_file")
     @classmethod
     def _single_line(cls, value):
-        # Header injection: a CR or LF in any header value is refused before connecting.
+        # Header injection: a line break in any header value is refused before anything is rendered.
         for item in value if isinstance(value, list) else [value]:
-            if item is not None and any(ch in item for ch in "\r\n\0"):
-                raise ValueError("must not contain line breaks or NUL characters")
+            if item is not None:
+                _one_line(item)
         return value
 
     @field_validator("subject")
     @classmethod
     def _known_placeholders(cls, value: str) -> str:
-        try:
-            value.format(**{k: "" for k in SUBJECT_FIELDS})
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"bad placeholder {exc} in subject; use {{{'}, {'.join(SUBJECT_FIELDS)}}}")
+        subject_parts(value)
         return value
 
     @field_validator("sender", "to", "cc")
@@ -402,7 +476,7 @@ class EmailConfig(_Strict):
         for item in value if isinstance(value, list) else [value]:
             address = parseaddr(item)[1]
             if "@" not in address or address.startswith("@") or address.endswith("@"):
-                raise ValueError(f"{item!r} is not an email address")
+                raise ValueError(f"{_shown(item)} is not an email address")
         return value
 
 
@@ -424,7 +498,7 @@ class Config(_Strict):
                 for name in names:
                     if name not in functions:
                         raise ValueError(
-                            f"metrics.{key}.{field}: {name!r} is not one of [report] functions "
+                            f"metrics.{key}.{field}: {_shown(name)} is not one of [report] functions "
                             f"({', '.join(self.report.functions)})"
                         )
         return self
@@ -479,7 +553,7 @@ class Config(_Strict):
 
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    location = ".".join(str(part) for part in err["loc"] if part != "__root__")
+    location = ".".join(_key(part) for part in err["loc"] if part != "__root__")
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         message = "unknown key"

@@ -30,16 +30,28 @@ def find_config(explicit: str | Path | None) -> Path:
     return Path("config.toml")
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few kB; /dev/zero or a log file given by mistake is not
+
+
 def read_toml(path: Path) -> dict:
     """config.toml's tables, not validated; raises ConfigError for a missing or unreadable file."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        with path.open("rb") as handle:  # read, not stat: a device has no meaningful size
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MiB: not a config file")
+        # Line ends translated as read_text did: \r\n and a lone \r become \n.
+        return tomllib.loads(data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}")
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}")
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively: thousands of levels
+        # exhaust Python's stack. No real config nests more than three deep.
+        raise ConfigError(f"{path}: config.toml nests too deeply (arrays or inline tables inside each other)")
 
 
 def resolve(base_dir: Path, relative: str | Path) -> Path:

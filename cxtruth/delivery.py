@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
 from .agenda import Report
-from .config import EmailConfig, ReportConfig
+from .config import LINE_BREAKS, EmailConfig, ReportConfig, subject_parts
 from .errors import ConfigError, DeliveryError
 from .formatting import fmt_change, fmt_value
 from .months import Month
@@ -34,14 +34,27 @@ MAX_BACKOFF_SECONDS = 60.0
 
 
 def subject_for(settings: EmailConfig, report_config: ReportConfig, month: Month) -> str:
-    subject = settings.subject.format(company=report_config.company, title=report_config.title,
-                                      month=str(month), month_label=month.label)
+    """The Subject header: [email] subject with its placeholders filled in.
+
+    Substituted here, not by str.format, which would also run attribute and index
+    lookups and format specs (config validation refuses them; this never runs them).
+    """
+    values = {"company": report_config.company, "title": report_config.title,
+              "month": str(month), "month_label": month.label}
+    try:
+        parts = subject_parts(settings.subject)
+        subject = "".join(literal + (values[name] if name is not None else "") for literal, name in parts)
+    except (ValueError, KeyError) as exc:  # only for an EmailConfig built without validation
+        raise ConfigError(f"email.subject: {exc}") from None
     return single_line(subject, "subject")
 
 
 def single_line(value: str, what: str) -> str:
-    """Refuse header injection: company or title come from config, but are checked here too."""
-    if any(ch in value for ch in "\r\n\0"):
+    """Refuse header injection: company or title come from config, but are checked here too.
+
+    Every line separator counts (str.splitlines: \\n \\r \\v \\f \\x1c-\\x1e \\x85 \\u2028 \\u2029) and NUL.
+    """
+    if any(ch in LINE_BREAKS for ch in value):
         raise ConfigError(f"email {what} would contain a line break: {value[:60]!r}",
                           hint="remove line breaks from [report] title/company and [email] subject")
     return value

@@ -336,3 +336,144 @@ def test_bad_byte_far_into_the_file_still_names_its_line(tmp_path, run):
     data = (NPS_HEADER + rows).encode() + "r-late,A1,2026-10-02,3,déçu\n".encode("cp1252")
     config = project(tmp_path, {"nps.csv": data})
     fails(run, config, 4, "nps.csv: line 5002: not valid utf-8 text", 'encoding = "cp1252"')
+
+
+# -- issue 18: every reader error is one line naming the file, never its contents -------
+
+def one_line(result, code: int) -> str:
+    """Exit ``code``, one ``Error:`` line (and at most a ``Hint:``), no traceback; returns the line."""
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output and "Exception ignored" not in result.output
+    lines = result.stderr.splitlines()
+    assert lines and lines[0].startswith("Error: ") and len(lines) <= 2, result.stderr
+    assert len(lines) == 1 or lines[1].startswith("Hint: "), result.stderr
+    return lines[0]
+
+
+MANY_ROWS = "".join(f"r{i},A1,2026-10-01,9,fine\n" for i in range(5_000))  # past the 64 KiB header sample
+
+
+@pytest.mark.parametrize("bad_row", [b"rX,A1,2026-10-01,\xff\n", b"rX,A1,\xe9\nr9,A1,2026-10-01,9,x\n"])
+def test_short_row_with_invalid_utf8_blames_the_encoding(tmp_path, run, bad_row):
+    config = project(tmp_path, {"nps.csv": (NPS_HEADER + MANY_ROWS).encode() + bad_row})
+    line = fails(run, config, 4, 'encoding = "cp1252"')
+    assert line == "Error: nps.csv: line 5002: not valid utf-8 text"
+    assert one_line(run("metrics", "--month", "2026-10", "--config", config), 4) == line
+
+
+@pytest.mark.parametrize("size, extra_row, options", [
+    (10 << 20, "r2,A1,2026-10-01,ten,x\n", ""),  # a bad cell: read again as text
+    (10 << 20, "", '[sources.nps]\ndate_format = "%Y-%m-%d"\n'),  # a date format: the text path from the start
+    (17 << 20, "r2,A1,2026-10-01,ten,x\n", ""),  # longer than a 16 MiB block: read again with larger ones
+])
+def test_a_cell_of_megabytes_is_read(tmp_path, metrics_json, size, extra_row, options):
+    rows = 'r1,A1,2026-10-01,9,"' + "x" * size + '"\n' + extra_row
+    # one row of two rejected on purpose (with the extra row): the gate is tested in test_honesty.py
+    config = project(tmp_path, {"nps.csv": NPS_HEADER + rows}, options + "\nmax_rejected_share = 1.0")
+    assert metrics_json(config)["metrics"]["nps"]["n"] == 1
+
+
+def test_a_quote_never_closed_before_megabytes_of_rows(tmp_path, run):
+    rows = 'r1,A1,2026-10-01,ten,"never closed\n' + "r2,A1,2026-10-02,9,lost\n" * 800_000  # 19 MB in one cell
+    config = project(tmp_path, {"nps.csv": NPS_HEADER + rows})
+    fails(run, config, 4, "nps.csv: line 2, column 'comment': a quoted value is never closed")
+
+
+def test_cr_only_line_endings_are_read(tmp_path, metrics_json, run):
+    text = (NPS_HEADER + "r1,A1,2026-10-01,9,x\nr2,A1,2026-10-02,3,\"two\nlines\"\n").replace("\n", "\r")
+    assert metrics_json(project(tmp_path, {"nps.csv": text}))["metrics"]["nps"]["n"] == 2
+    bad = (NPS_HEADER + "r1,A1,2026-10-01,9,x\n").replace("\n", "\r").encode() + "r2,A1,2026-10-02,3,déçu\r".encode("cp1252")
+    fails(run, project(tmp_path, {"nps.csv": bad}), 4, "nps.csv: line 3: not valid utf-8 text")
+
+
+@pytest.mark.parametrize("kind, make", [
+    ("a directory", lambda p: p.mkdir()),
+    ("a named pipe (FIFO)", lambda p: __import__("os").mkfifo(p)),
+    ("a character device", lambda p: p.symlink_to("/dev/zero")),
+])
+@pytest.mark.parametrize("user_set", [False, True])
+def test_a_path_that_is_not_a_file_is_named_for_what_it_is(tmp_path, run, kind, make, user_set):
+    make(tmp_path / "nps.csv")
+    config = project(tmp_path, {}, '[sources.nps]\npath = "nps.csv"\n' if user_set else "")
+    line = fails(run, config, 4)
+    where = "sources.nps.path: " if user_set else ""
+    assert line == f"Error: {where}{tmp_path / 'nps.csv'} is {kind}, not a file"
+    assert "not found" not in line
+
+
+@pytest.mark.parametrize("content, message", [
+    (Path("/etc/passwd").read_bytes() if Path("/etc/passwd").exists() else b"root:x:0:0:root:/root:/bin/bash\n",
+     "nps.csv: line 1: required columns missing: response_id, responded_at, score; "
+     "line 1 is not a row of column names (not shown)"),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "nps.csv: the file is a PDF document, not a CSV export"),
+    (b"PK\x03\x04\x14\x00\x06\x00secret", "nps.csv: the file is a ZIP archive (an Excel .xlsx workbook?), not a CSV export"),
+    (bytes(range(256)) * 40, "nps.csv: the file is binary data, not a CSV export"),
+    (b"\x01\x02secret-token\x03,x\n", "nps.csv: the file is binary data, not a CSV export"),
+])
+def test_a_file_that_is_not_csv_is_named_and_never_echoed(tmp_path, run, content, message):
+    config = project(tmp_path, {"nps.csv": content})
+    line = fails(run, config, 4)
+    assert line == f"Error: {message}"
+    assert "root:" not in line and "secret" not in line and "obj" not in line
+
+
+def test_found_headers_are_listed_shortened(tmp_path, run):
+    header = ",".join(f"column_{i}" for i in range(100)) + "\n"
+    line = fails(run, project(tmp_path, {"nps.csv": header}), 4)
+    assert "found: column_0, column_1" in line and "column_29 … (100 columns)" in line and "column_30" not in line
+    line = fails(run, project(tmp_path, {"nps.csv": "id,\"" + "y" * 500 + "\"\n"}), 4)
+    assert line.endswith("line 1 is not a row of column names (not shown)") and "yyy" not in line
+
+
+@pytest.mark.parametrize("rows", ["", MANY_ROWS])  # in the header sample, or met by Arrow
+def test_bytes_the_configured_encoding_lacks(tmp_path, run, rows):
+    data = (NPS_HEADER + rows).encode() + b"rX,A1,2026-10-02,3,undefined \x81 in cp1252\n"
+    config = project(tmp_path, {"nps.csv": data}, '[sources.nps]\nencoding = "cp1252"\n')
+    line = fails(run, config, 4, "Hint: the file is not cp1252 text: set encoding under [sources.nps]")
+    assert line.startswith(f"Error: nps.csv: line {2 + rows.count(chr(10))}: not valid cp1252 text")
+
+
+def test_in_a_real_process_no_exception_ignored_is_printed(tmp_path):
+    """pyarrow prints "Exception ignored" to the process's stderr (pytest's own hook hides it
+    in-process): the short row with bad bytes and deep TOML, through `cxtruth` as cron runs it."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "from cxtruth.cli import main; main()"]
+    config = project(tmp_path, {"nps.csv": (NPS_HEADER + MANY_ROWS).encode() + b"rX,A1,2026-10-01,\xff\n"})
+    done = subprocess.run([*command, "metrics", "--month", "2026-10", "--config", str(config)],
+                          capture_output=True, text=True)
+    assert done.returncode == 4
+    assert done.stderr.splitlines()[0] == "Error: nps.csv: line 5002: not valid utf-8 text", done.stderr
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr
+    config.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    done = subprocess.run([*command, "validate", "--config", str(config)], capture_output=True, text=True)
+    assert done.returncode == 3 and done.stderr == f"Error: {config}: config.toml nests too deeply (arrays or inline tables inside each other)\n"
+
+
+def test_bad_bytes_after_a_crlf_cut_by_the_read_block_name_their_line(tmp_path, run):
+    start = (NPS_HEADER.replace("\n", "\r\n") + "r1,A1,2026-10-01,9,").encode()
+    first = start + b"x" * ((1 << 20) - 1 - len(start)) + b"\r\n"  # its \r is the last byte of the first MiB
+    assert first[(1 << 20) - 1:(1 << 20) + 1] == b"\r\n"
+    data = first + "r2,A1,2026-10-02,ten,déçu\r\n".encode("cp1252")  # a bad cell too: the text path
+    fails(run, project(tmp_path, {"nps.csv": data}), 4, "nps.csv: line 3: not valid utf-8 text")
+
+
+def test_parquet_with_a_list_column_or_damaged_bytes(tmp_path, run):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def parquet(table) -> bytes:
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        return buffer.getvalue()
+
+    options = '[sources.nps]\npath = "nps.parquet"\n'
+    nested = parquet(pa.table({"response_id": [["r1"]], "responded_at": ["2026-10-01"], "score": [9]}))
+    line = fails(run, project(tmp_path, {"nps.parquet": nested}, options), 4, "Hint: write the column as text")
+    assert line == "Error: nps.parquet: column 'response_id' holds list<element: string>, not plain values"
+    good = parquet(pa.table({"response_id": ["r1"], "responded_at": ["2026-10-01"], "score": [9]}))
+    line = fails(run, project(tmp_path, {"nps.parquet": good[:-20] + b"\x0e" * 12 + good[-8:]}, options), 4)
+    assert line.startswith("Error: nps.parquet: cannot be read as a Parquet file: ") and line.isprintable()

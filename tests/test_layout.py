@@ -1,7 +1,6 @@
 """Header rows, skipped rows, trailers (issue 19) and spreadsheet workbooks."""
 
 import datetime as dt
-import shutil
 
 import pytest
 

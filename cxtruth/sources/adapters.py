@@ -27,7 +27,7 @@ from .dates import parse_timestamps, zone_in_header
 from .parse import parse_booleans, parse_integers, parse_numbers
 from .csvplan import plan
 from .jsonlines import is_json_lines
-from .reader import discard_reads_ahead, read_csv, read_parquet
+from .reader import discard_reads_ahead, not_a_file, read_csv, read_parquet
 from .rows import needs_rows_path, read_rows
 from .workbook import check_kind
 
@@ -249,6 +249,12 @@ def read_source(name: str, config: Config, account_ids: pd.Series | None = None)
     source = plan(name, config)
     spec, path = source.spec, source.path
     if not path.is_file():
+        kind = not_a_file(path)  # a directory, a FIFO, /dev/zero...: named, and never opened
+        if kind:
+            where = f"sources.{name}.path: " if source.user_set else ""
+            hint = (f"point path under [sources.{name}] at the export" if source.user_set
+                    else f"put the {name} export there as a file, or set path under [sources.{name}]")
+            raise DataError(f"{where}{path} is {kind}, not a file", hint=hint)
         if source.user_set or path.exists():
             raise DataError(f"sources.{name}.path: file not found: {path}")
         note = None if spec.optional else f"{path.name} not found in {path.parent}: its metrics show no data"

@@ -11,11 +11,13 @@ import codecs
 import csv
 import io
 import re
+import stat
+import sys
 import threading
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, NoReturn
 
 import numpy as np
 import pyarrow as pa
@@ -76,14 +78,58 @@ def _normalise(header: str) -> str:
     return re.sub(r"\s+", " ", header.replace("\ufeff", "").replace("\xa0", " ")).strip().casefold()
 
 
+def not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it exists but is not a regular file ("a directory", "a named
+    pipe (FIFO)", ...), or None. Such a path is never opened: a FIFO blocks, /dev/zero never ends."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _line_breaks(data: bytes) -> int:
+    """Line ends in ``data``: \\n, \\r\\n, or \\r alone (old Mac exports; Arrow reads all three)."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+# Signatures of files exported in the wrong format: the message says what the file is.
+_MAGIC = ((b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook?)"), (b"\xd0\xcf\x11\xe0", "an Excel .xls workbook"),
+          (b"%PDF", "a PDF document"), (b"\x1f\x8b", "gzip-compressed"), (b"PAR1", "a Parquet file"),
+          (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"SQLite format 3", "an SQLite database"),
+          (b"\x7fELF", "a program (ELF binary)"))
+
+
+def _binary_kind(raw: bytes, first_line: bytes) -> str | None:
+    """"a ZIP archive ...", "binary data", ... when the file is not text at all, judged by its
+    first bytes and header line (data cells may hold any character: a customer's text)."""
+    for magic, kind in _MAGIC:
+        if raw.startswith(magic):
+            return kind
+    # A control byte other than tab or form feed: no header row names a column with one.
+    if any(b in first_line for b in (*range(0, 9), 11, *range(14, 32), 127)):
+        return "binary data"
+    return None
+
+
 def _python_encoding(encoding: str) -> str:
     return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
 
 
 def read_header(path: Path, encoding: str, delimiter: str, source: str) -> tuple[list[str], str]:
     """The header row as written and the first 64 KiB as text, or a DataError saying why."""
-    with path.open("rb") as handle:
-        raw = handle.read(65536)
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(65536)
+    except OSError as exc:
+        raise DataError(f"{path.name}: cannot be read: {exc.strerror or exc}")
     if not raw.strip():
         raise DataError(f"{path.name}: the file is empty (expected a header row naming the columns)")
     py_encoding = _python_encoding(encoding)
@@ -92,7 +138,16 @@ def read_header(path: Path, encoding: str, delimiter: str, source: str) -> tuple
             f"{path.name}: the file is UTF-16 text (a spreadsheet 'Unicode text' export)",
             hint=f'add encoding = "utf-16" under [sources.{source}] in config.toml',
         )
-    first_line = raw.split(b"\n", 1)[0]
+    first_line = re.split(rb"\r\n?|\n", raw, maxsplit=1)[0]
+    # NUL in every other byte: UTF-16 text (little- or big-endian) without a byte-order mark
+    nuls = max(first_line[1::2].count(0), first_line[0::2].count(0))
+    utf16_like = len(first_line) > 1 and nuls >= len(first_line) // 2 - 1
+    if not py_encoding.startswith(("utf-16", "utf-32")) and not utf16_like:
+        kind = _binary_kind(raw, first_line)
+        if kind:
+            # Never shown: the bytes of a binary file (or a system file) are nobody's business here.
+            raise DataError(f"{path.name}: the file is {kind}, not a CSV export",
+                            hint=f"export the data as CSV, or point [sources.{source}] path at the CSV file")
     if b"\x00" in first_line and not py_encoding.startswith(("utf-16", "utf-32")):
         # NULs between the letters of the header: UTF-16 without a byte-order mark.
         # (A NUL inside a data cell is kept: it is the customer's text, and renders harmlessly.)
@@ -104,16 +159,18 @@ def read_header(path: Path, encoding: str, delimiter: str, source: str) -> tuple
         text = raw.decode(py_encoding)
     except UnicodeDecodeError as exc:
         if exc.start < len(raw) - 4 or len(raw) < 65536:
-            line = raw[: exc.start].count(b"\n") + 1
+            line = _line_breaks(raw[: exc.start]) + 1
             raise DataError(
                 f"{path.name}: line {line}: not valid {encoding} text ({exc.reason} at byte {exc.start})",
-                hint='set encoding under the source in config.toml, e.g. encoding = "cp1252"',
+                hint=_encoding_hint(encoding, source),
             )
         text = raw[: exc.start].decode(py_encoding)  # a character cut by the 64 KiB window
     try:
-        header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
-    except (StopIteration, csv.Error):
-        raise DataError(f"{path.name}: line 1: cannot read the header row")
+        # newline="": \r\n and a lone \r end lines too (csv's documented way), as they do for Arrow
+        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except (StopIteration, csv.Error) as exc:
+        raise DataError(f"{path.name}: line 1: cannot read the header row ({exc or 'no row'})",
+                        hint="the first line should name the columns, separated by the delimiter")
     return header, text
 
 
@@ -177,28 +234,80 @@ def map_columns(path: Path, header: list[str], wanted: dict[str, tuple[str, bool
         if candidates:
             found[canonical] = candidates[0]
         elif required:
-            missing.append(configured if configured == canonical else f"{configured} (for {canonical})")
+            missing.append(_display(configured) if configured == canonical
+                           else f"{_display(configured)} (for {canonical})")
     if missing:
+        hint = _delimiter_hint(header, delimiter, source)
+        if hint or _looks_like_names(header):
+            found_text = f"found: {', '.join(map(_display, header[:_SHOWN_NAMES])) or '(none)'}"
+            if len(header) > _SHOWN_NAMES:
+                found_text += f" … ({len(header):,} columns)"
+        else:
+            # Not a header at all (a system file, a log, a report): its text is not repeated here.
+            found_text = "line 1 is not a row of column names (not shown)"
+            hint = hint or "check that the path names the CSV export: its first line names the columns"
         raise DataError(
             f"{path.name}: {where}required column{'s' if len(missing) > 1 else ''} missing: "
-            f"{', '.join(missing)}; found: {', '.join(header) or '(none)'}",
-            hint=_delimiter_hint(header, delimiter, source)
-            or f"map your header names under [sources.{source}.columns] in config.toml",
+            f"{', '.join(missing)}; {found_text}",
+            hint=hint or f"map your header names under [sources.{source}.columns] in config.toml",
         )
     return found
 
 
+_SHOWN_NAMES = 30  # header names listed in "found: ..."
+
+
+def _display(name: str) -> str:
+    """A header name in a one-line message: as written, or quoted (and cut) when it holds
+    a line break or other invisible character, or is very long."""
+    if name.isprintable() and len(name) <= 64:
+        return name
+    return repr(name[:64]) + ("…" if len(name) > 64 else "")
+
+
+def _looks_like_names(header: list[str]) -> bool:
+    """Whether a header row is worth repeating in a message: several short printable names."""
+    return len(header) > 1 and all(len(h) <= 64 and h.replace("\ufeff", "").isprintable() for h in header)
+
+
+def _quiet_undecodable_rows() -> None:
+    """Keep pyarrow's "Exception ignored ... Traceback" off the terminal when a ragged row
+    holds bytes that are not UTF-8: pyarrow decodes the row for our handler, fails, prints
+    the traceback and then fails the read. `read_csv` names the bad bytes' line instead.
+    Only exceptions raised for our row handlers are kept quiet; pytest and others that
+    replace the hook get it wrapped again on the next read."""
+    current = sys.unraisablehook
+    if getattr(current, "_cxtruth_rows", False):
+        return
+
+    def hook(unraisable) -> None:
+        if getattr(unraisable.object, "_cxtruth_rows", False) and issubclass(unraisable.exc_type, UnicodeDecodeError):
+            return
+        current(unraisable)
+
+    hook._cxtruth_rows = True
+    sys.unraisablehook = hook
+
+
+# Arrow's blocks: a row must fit in one. 16 MiB, as on the typed path; a longer row is
+# read again with blocks this large before the file is refused.
+_BLOCK = 16 << 20
+_LARGEST_BLOCK = 256 << 20
+
+
 def _read_arrow(path: Path, encoding: str, delimiter: str, headers: list[str],
-                newlines_in_values: bool, threads: bool):
+                newlines_in_values: bool, threads: bool, block_size: int = _BLOCK):
     ragged: list = []
 
     def on_invalid(row) -> str:
         ragged.append((row.number, row.text, row.expected_columns, row.actual_columns))
         return "skip"
 
+    on_invalid._cxtruth_rows = True
+    _quiet_undecodable_rows()
     table = pacsv.read_csv(
         path,
-        read_options=pacsv.ReadOptions(encoding=encoding, use_threads=threads),
+        read_options=pacsv.ReadOptions(encoding=encoding, use_threads=threads, block_size=block_size),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=on_invalid
         ),
@@ -309,25 +418,22 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
             _refuse_unclosed_quote(path, typed, lines, [], encoding, delimiter)
             typed = typed.rename_columns([_canonical(found, name) for name in typed.column_names])
             return RawTable(None, lines, found, [], typed=typed)
-    try:
-        table, ragged = _read_arrow(path, arrow_encoding, delimiter, read_headers, newlines_in_values, True)
-        if ragged and not newlines_in_values:
-            # A quoted newline looks like a broken row to the fast parser: read properly.
-            table, ragged = _read_arrow(path, arrow_encoding, delimiter, read_headers, True, True)
-        if ragged:
-            # Row numbers are only known single-threaded; this is the rare path.
-            table, ragged = _read_arrow(path, arrow_encoding, delimiter, read_headers, True, False)
-    except pa.ArrowInvalid as exc:
-        message = str(exc)
-        if "invalid UTF8" in message:
-            line = _first_undecodable_line(path, encoding)
-            raise DataError(
-                f"{path.name}: {f'line {line}: ' if line else ''}not valid {encoding} text",
-                hint='set encoding under the source in config.toml, e.g. encoding = "cp1252"',
-            )
-        raise DataError(f"{path.name}: cannot be read as a CSV table: {message}")
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise DataError(f"{path.name}: the file is not valid {encoding} text: {exc}")
+    block_size = _BLOCK
+    while True:
+        try:
+            table, ragged = _read_text(path, arrow_encoding, delimiter, read_headers, newlines_in_values,
+                                       block_size)
+            break
+        except pa.ArrowInvalid as exc:
+            message = str(exc)
+            if "straddl" in message and block_size < _LARGEST_BLOCK:
+                block_size = _LARGEST_BLOCK  # one row longer than a block: a huge cell, or an unclosed quote
+                continue
+            _refuse_unreadable(path, encoding, delimiter, message, source)
+        except (UnicodeDecodeError, ValueError, LookupError) as exc:  # a codec other than UTF-8 met bad bytes
+            _refuse_unreadable(path, encoding, delimiter, str(exc), source)
+        except OSError as exc:
+            raise DataError(f"{path.name}: cannot be read: {exc.strerror or exc}")
 
     total = table.num_rows + len(ragged)
     ragged_lines = np.array([r[0] for r in ragged if r[0] is not None], dtype=np.int64)
@@ -339,6 +445,46 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
     frame = pd.DataFrame({canonical: table.column(h).to_pandas() for canonical, h in found.items()})
     frame.index = pd.RangeIndex(len(frame))
     return RawTable(frame, lines, found, ragged)
+
+
+def _read_text(path: Path, encoding: str, delimiter: str, headers: list[str], newlines_in_values: bool,
+               block_size: int):
+    table, ragged = _read_arrow(path, encoding, delimiter, headers, newlines_in_values, True, block_size)
+    if ragged and not newlines_in_values:
+        # A quoted newline looks like a broken row to the fast parser: read properly.
+        table, ragged = _read_arrow(path, encoding, delimiter, headers, True, True, block_size)
+    if ragged:
+        # Row numbers are only known single-threaded; this is the rare path.
+        table, ragged = _read_arrow(path, encoding, delimiter, headers, True, False, block_size)
+    return table, ragged
+
+
+def _encoding_hint(encoding: str, source: str) -> str:
+    if codecs.lookup(encoding).name == "utf-8":
+        return 'set encoding under the source in config.toml, e.g. encoding = "cp1252"'
+    # Already set, and wrong: suggesting cp1252 again would not help.
+    return (f"the file is not {encoding} text: set encoding under [sources.{source}] to the one it was "
+            'exported in (e.g. "utf-8", "cp1252", "utf-16"), or re-export it')
+
+
+def _refuse_unreadable(path: Path, encoding: str, delimiter: str, message: str, source: str = "<name>") -> NoReturn:
+    """The DataError for a file Arrow could not read as text: bad bytes first (they are
+    the usual cause, and Arrow blames what follows from them), then a row too long for
+    a block, then Arrow's reason without the row text it quotes."""
+    line = _first_undecodable_line(path, encoding)
+    if line or "invalid UTF8" in message:
+        raise DataError(
+            f"{path.name}: {f'line {line}: ' if line else ''}not valid {encoding} text",
+            hint=_encoding_hint(encoding, source),
+        )
+    if "straddl" in message:
+        if not _quotes_balanced(path, encoding, delimiter):
+            raise DataError(f"{path.name}: a quoted value is never closed, so the rest of the file would be "
+                            "read into one cell (expected a closing \" before the end of the file)",
+                            hint="fix the quote in the export (a quote inside a value is written as two: \"\")")
+        raise DataError(f"{path.name}: a row is longer than {_LARGEST_BLOCK >> 20} MiB: not a table cxtruth reads")
+    reason = re.sub(r"(got \d+)\b.*", r"\1", _first_line(message, limit=10_000))  # no row text
+    raise DataError(f"{path.name}: cannot be read as a CSV table: {reason[:160]}")
 
 
 # Text that means "no value" is only the empty cell: "NA" or "null" may be a customer's word.
@@ -356,7 +502,10 @@ def _canonical(found: dict[str, str], header: str) -> str:
 
 def _sample_rows(sample: str, delimiter: str, header: list[str]) -> dict[str, list[str]]:
     """Up to 200 complete rows of the first 64 KiB, by header: what the type chooser looks at."""
-    rows = list(csv.reader(io.StringIO(sample), delimiter=delimiter))[1:-1][:200]
+    try:
+        rows = list(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter))[1:-1][:200]
+    except csv.Error:  # e.g. a NUL or a huge cell in the sample: the sample only guides the types
+        rows = []
     return {name: [row[i] for row in rows if len(row) > i] for i, name in enumerate(header)}
 
 
@@ -377,21 +526,27 @@ def _read_typed(path: Path, encoding: str, delimiter: str, headers: list[str], n
                 strings_can_be_null=True, quoted_strings_can_be_null=True,
             ),
         )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, LookupError):
-        return None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, LookupError, OSError):
+        return None  # the text path reads it again and says why
 
 
 def _first_undecodable_line(path: Path, encoding: str) -> int | None:
     """The physical line of the first byte that is not valid ``encoding`` (error path only)."""
     decoder = codecs.getincrementaldecoder(_python_encoding(encoding))()
-    line = 1
+    line, cr_before = 1, False
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
+            line -= cr_before and block.startswith(b"\n")  # a \r\n cut by the block boundary is one line end
             try:
                 decoder.decode(block)
             except UnicodeDecodeError as exc:
-                return line + block[: exc.start].count(b"\n")
-            line += block.count(b"\n")
+                return line + _line_breaks(block[: exc.start])
+            line += _line_breaks(block)
+            cr_before = block.endswith(b"\r")
+    try:
+        decoder.decode(b"", final=True)  # a character cut off by the end of the file
+    except UnicodeDecodeError:
+        return line
     return None
 
 
@@ -400,11 +555,11 @@ def _refuse_unclosed_quote(path: Path, table: pa.Table, lines: np.ndarray | Cons
     """An opening quote never closed makes the parser read the rest of the file
     into one cell of the last row: rows vanish without a trace. Refuse the file."""
     last_ragged = ragged[-1] if ragged else None
-    if last_ragged and "\n" in last_ragged[1] and (not len(lines) or last_ragged[0] > lines[-1]):
+    if last_ragged and _breaks_line(last_ragged[1]) and (not len(lines) or last_ragged[0] > lines[-1]):
         line, column = last_ragged[0], None
     elif table.num_rows:
         last_row = {name: table.column(name)[table.num_rows - 1].as_py() for name in table.column_names}
-        suspects = [name for name, value in last_row.items() if isinstance(value, str) and "\n" in value]
+        suspects = [name for name, value in last_row.items() if isinstance(value, str) and _breaks_line(value)]
         if not suspects:
             return
         line, column = int(lines[-1]), suspects[0]
@@ -418,6 +573,10 @@ def _refuse_unclosed_quote(path: Path, table: pa.Table, lines: np.ndarray | Cons
         "read into this one cell (expected a closing \" before the end of the file)",
         hint="fix the quote in the export (a quote inside a value is written as two: \"\")",
     )
+
+
+def _breaks_line(text: str) -> bool:
+    return "\n" in text or "\r" in text  # a lone \r ends a line too (old Mac exports)
 
 
 def _quotes_balanced(path: Path, encoding: str, delimiter: str) -> bool:
@@ -449,23 +608,41 @@ def read_parquet(path: Path, *, wanted: dict[str, tuple[str, bool]], source: str
     """
     import pyarrow.parquet as pq
 
+    # A damaged file fails in Arrow's reader (ArrowInvalid, OSError; a column name that is not
+    # UTF-8, UnicodeDecodeError); a column of lists or structs, where a value is expected, in
+    # the conversions (ArrowNotImplementedError, ArrowTypeError). Each is one line naming the file.
+    unreadable = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError, UnicodeDecodeError)
     try:
         names = pq.read_schema(path).names
         found = map_columns(path, names, wanted, source=source)
         table = pq.read_table(path, columns=list(found.values()), use_threads=True)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"{path.name}: cannot be read as a Parquet file: {exc}")
+    except unreadable as exc:
+        raise DataError(f"{path.name}: cannot be read as a Parquet file: {_first_line(str(exc))}")
     table = table.rename_columns(list(found))
+    nested = [name for name in table.column_names if pa.types.is_nested(table.schema.field(name).type)]
+    if nested:
+        raise DataError(f"{path.name}: column {found[nested[0]]!r} holds {table.schema.field(nested[0]).type}, "
+                        "not plain values", hint="write the column as text, numbers, dates or booleans")
     lines = ConsecutiveLines(2, table.num_rows)
-    if typed is not None:
-        converted = typed(table)
-        if converted is not None and converted.num_rows:
-            return RawTable(None, lines, found, [], typed=converted)
-    import pandas as pd
+    try:
+        if typed is not None:
+            converted = typed(table)
+            if converted is not None and converted.num_rows:
+                return RawTable(None, lines, found, [], typed=converted)
+        import pandas as pd
 
-    frame = pd.DataFrame({name: _as_text(table.column(name)).to_pandas() for name in table.column_names})
+        frame = pd.DataFrame({name: _as_text(table.column(name)).to_pandas() for name in table.column_names})
+    except unreadable as exc:
+        raise DataError(f"{path.name}: a column cannot be read as values: {_first_line(str(exc))}")
     frame.index = pd.RangeIndex(len(frame))
     return RawTable(frame, lines, found, [])
+
+
+def _first_line(message: str, limit: int = 160) -> str:
+    """A library's error message cut to its first line: Arrow's continue with internals."""
+    lines = message.strip().splitlines()
+    line = (lines[0] if lines else "no reason given")[:limit]
+    return "".join(ch if ch.isprintable() else "?" for ch in line)  # no control bytes to the terminal
 
 
 def _as_text(values: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -38,7 +38,7 @@ def sniff(path: Path) -> str:
             with zipfile.ZipFile(path) as archive:
                 names = set(archive.namelist())
         except (zipfile.BadZipFile, OSError):
-            return "zip"
+            return "text"  # a damaged archive: the CSV reader names it (a ZIP archive, not a CSV export)
         if "xl/workbook.xml" in names or "xl/workbook.bin" in names or "mimetype" in names:
             return "workbook"
         return "zip"
