@@ -109,3 +109,30 @@ def test_the_reason_names_the_patterns():
     rule = DateRule.of(["%d.%m.%Y", "%Y/%m/%d"])
     assert rule.expectation("used_at", True) == "used_at must be a date as '%d.%m.%Y' or '%Y/%m/%d' (date_format) or ISO 8601"
     assert "seconds since 1970-01-01 UTC" in DateRule.of("epoch").expectation("used_at", True)
+
+
+def test_a_date_pattern_keeps_arrows_typed_read_and_reads_like_the_text_path(tmp_path):
+    from cxtruth.config import load_config
+    from cxtruth.sources import read_source
+    from cxtruth.sources.csvplan import plan
+    from cxtruth.sources.reader import read_csv
+
+    rows = "account_id,feature,used_at\nA1,reports,10/05/2026 02:14:33 PM\nA2,alerts,10/31/2026 11:59:59 PM\n"
+    (tmp_path / "adoption.csv").write_text(rows, encoding="utf-8")
+    config_path = tmp_path / "config.toml"
+    config_path.write_text('[data]\ndir = "."\n[sources.adoption]\ndate_format = "%m/%d/%Y %I:%M:%S %p"\n',
+                           encoding="utf-8")
+    config = load_config(config_path)
+    source = plan("adoption", config)
+    assert source.typed_first and source.date_patterns == ("%m/%d/%Y %I:%M:%S %p",)
+    raw = read_csv(source.path, **source.csv_options(), types=source.type_chooser())
+    assert raw.typed is not None  # parsed while reading, as an ISO export is
+    typed = read_source("adoption", config).frame["used_at"].astype(str).tolist()
+    assert typed == ["2026-10-05 14:14:33", "2026-10-31 23:59:59"]
+
+    (tmp_path / "adoption.csv").write_text(rows + "A3,api,31/10/2026 10:00:00 AM\n", encoding="utf-8")
+    result = read_source("adoption", config)  # a cell the pattern does not read: the text path names it
+    assert result.frame["used_at"].astype(str).tolist() == typed
+    assert result.issues.to_dict("records") == [{
+        "file": "adoption.csv", "line": 4, "column": "used_at", "value": "31/10/2026 10:00:00 AM",
+        "reason": "used_at must be a date as '%m/%d/%Y %I:%M:%S %p' (date_format) or ISO 8601"}]

@@ -29,6 +29,21 @@ if TYPE_CHECKING:
 # (The time is required so the "-31" of a plain date is not read as an offset.)
 OFFSET_RE = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
 
+# date_format values that are not strptime patterns (cxtruth.sources.dates reads them).
+SPECIAL_FORMATS = ("epoch", "epoch_ms", "excel")
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p", "%f", "%z", "%X", "%c", "%T", "%R")
+
+
+def with_times(patterns) -> list[str]:
+    """Each pattern, and for a date-only one the same with a 24-hour time after it: a
+    date_format of '%d/%m/%Y' reads '31/10/2026 14:05' too, as it always has."""
+    out = []
+    for pattern in patterns:
+        out.append(pattern)
+        if not any(d in pattern for d in _TIME_DIRECTIVES):
+            out += [f"{pattern} %H:%M", f"{pattern} %H:%M:%S"]
+    return out
+
 
 @dataclass(frozen=True)
 class SourcePlan:
@@ -44,15 +59,29 @@ class SourcePlan:
         return self.path.suffix.lower() == ".parquet"
 
     @property
+    def date_patterns(self) -> tuple[str, ...] | None:
+        """The strptime patterns Arrow's typed read tries before ISO 8601 (none: ISO only), or
+        None when the dates need what only the text path does (epoch, Excel serials, month
+        names in another language)."""
+        fmt = self.config.date_format
+        if not fmt:
+            return ()
+        patterns = (fmt,) if isinstance(fmt, str) else tuple(fmt) if isinstance(fmt, list) else ()
+        if (not patterns or not all(isinstance(p, str) for p in patterns)  # config as written: not checked yet
+                or any(p in SPECIAL_FORMATS for p in patterns) or getattr(self.config, "locale", None)):
+            return None
+        return tuple(with_times(patterns))
+
+    @property
     def typed_first(self) -> bool:
-        """Whether Arrow parses typed columns first. Options Arrow lacks (decimal comma,
-        date formats) and the free-form actions file go straight to the text path."""
+        """Whether Arrow parses typed columns first. Options Arrow lacks (decimal comma, a
+        source zone, epoch dates ...) and the free-form actions file go straight to the text path."""
         c = self.config
         plain = (getattr(c, "header_row", 1), getattr(c, "header_rows", 1), getattr(c, "skip_rows", 0),
                  getattr(c, "where", None), getattr(c, "timezone", None), getattr(c, "thousands", None),
-                 getattr(c, "preset", None), tuple(getattr(c, "skip_blank", ())), bool(getattr(c, "compute", None))
-                 ) == (1, 1, 0, None, None, None, None, (), False)
-        return self.name != "actions" and c.decimal == "." and not c.date_format and plain
+                 tuple(getattr(c, "skip_blank", ())), bool(getattr(c, "compute", None))
+                 ) == (1, 1, 0, None, None, None, (), False)
+        return self.name != "actions" and c.decimal == "." and self.date_patterns is not None and plain
 
     def csv_options(self) -> dict:
         """`reader.read_csv`'s keyword arguments, types aside."""
@@ -63,6 +92,7 @@ class SourcePlan:
             # Only free text holds line breaks; the reader retries properly if another column does.
             newlines_in_values=any(c.multiline for c in self.spec.columns),
             source=self.name,
+            date_patterns=self.date_patterns or (),
         )
 
     def type_chooser(self):
@@ -123,6 +153,7 @@ def read_ahead_as_written(config_file: Path) -> None:
     valid TOML, or anything else amiss, starts nothing here; `load_config` says why."""
     try:
         plans = [plan(name, _AsWritten(read_toml(config_file), config_file.resolve().parent)) for name in SOURCES]
+        plans = [p for p in plans if p.typed_first]  # judged on values not yet validated
     except Exception:
         return
     _start(plans)

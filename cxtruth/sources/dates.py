@@ -25,10 +25,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-SPECIAL_FORMATS = ("epoch", "epoch_ms", "excel")
+from .csvplan import OFFSET_RE, SPECIAL_FORMATS, with_times
+
 # What a pattern needs to name a day: a year, and a month and day (or a day of the year).
 _DATE_PARTS = (("%Y", "%y", "%G"), ("%m", "%b", "%B", "%j", "%U", "%W", "%V"))
-_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p", "%f", "%z", "%X", "%c", "%T", "%R")
 # Excel's day 0 (its serials count from 1900-01-01 = 1, with 1900 taken as a leap year).
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 # Epoch values outside these years are a wrong unit (ms read as s), not a date.
@@ -171,7 +171,7 @@ def parse_timestamps(values: pd.Series, report_zone: str, rule: DateRule = DateR
     present = pc.is_valid(text).to_numpy(zero_copy_only=False)
     instants = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
     offset = np.zeros(len(text), dtype=bool)
-    patterns = _with_times(rule.patterns)
+    patterns = with_times(rule.patterns)
     named = translate_names(text, rule.locale, patterns) if patterns and rule.locale else text
     for pattern in patterns:
         _fill(instants, offset, named, present, pattern, partial(_arrow_strptime, pattern=pattern), source_zone)
@@ -219,17 +219,6 @@ def _pandas_strptime(cells: pa.Array, pattern: str) -> np.ndarray:
     return parsed.to_numpy(dtype="datetime64[ns]")
 
 
-def _with_times(patterns: tuple[str, ...]) -> list[str]:
-    """Each pattern, and for a date-only one the same with a 24-hour time after it: a
-    date_format of '%d/%m/%Y' reads '31/10/2026 14:05' too, as it always has."""
-    out = []
-    for pattern in patterns:
-        out.append(pattern)
-        if not any(d in pattern for d in _TIME_DIRECTIVES):
-            out += [f"{pattern} %H:%M", f"{pattern} %H:%M:%S"]
-    return out
-
-
 def _arrow_text(values: pd.Series) -> pa.Array:
     """The cells as Arrow text, blank (or only spaces) as null."""
     array = pa.array(values, type=pa.large_string(), from_pandas=True)
@@ -252,8 +241,7 @@ def _as_numpy(stamps: pa.Array) -> np.ndarray:
 
 
 def _has_offset(text: pa.Array) -> np.ndarray:
-    from .csvplan import OFFSET_RE  # a time then Z or +hh:mm: the "-31" of a date is no offset
-
+    # OFFSET_RE: a time then Z or +hh:mm (the "-31" of a date is no offset)
     return pc.fill_null(pc.match_substring_regex(text, OFFSET_RE.pattern), False).to_numpy(zero_copy_only=False)
 
 

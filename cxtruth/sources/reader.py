@@ -329,10 +329,11 @@ class _Layout:
     read_headers: list[str]
     arrow_encoding: str
     column_types: dict[str, pa.DataType] | None  # by header; None: text only
+    date_patterns: tuple[str, ...] = ()  # strptime patterns the typed read tries before ISO 8601
 
 
 def _layout(path: Path, encoding: str, delimiter: str, wanted: dict[str, tuple[str, bool]],
-            source: str, types: TypeChooser | None) -> _Layout:
+            source: str, types: TypeChooser | None, date_patterns: tuple[str, ...] = ()) -> _Layout:
     header, sample = read_header(path, encoding, delimiter, source)
     found = map_columns(path, header, wanted, delimiter, source)
     headers = list(found.values())
@@ -343,7 +344,7 @@ def _layout(path: Path, encoding: str, delimiter: str, wanted: dict[str, tuple[s
     arrow_encoding = "utf8" if codecs.lookup(encoding).name == "utf-8" else encoding
     chosen = types(found, _sample_rows(sample, delimiter, header)) if types else None
     column_types = {found[c]: t for c, t in chosen.items()} if chosen else None
-    return _Layout(found, read_headers, arrow_encoding, column_types)
+    return _Layout(found, read_headers, arrow_encoding, column_types, tuple(date_patterns))
 
 
 # Typed reads started ahead (`start_typed_read`), by everything that decides their result.
@@ -355,16 +356,17 @@ def _typed_read_key(path: Path, layout: _Layout, delimiter: str, newlines_in_val
     stat = path.stat()  # a file rewritten since is read again
     types = tuple(sorted((h, str(t)) for h, t in (layout.column_types or {}).items()))
     return (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, layout.arrow_encoding, delimiter,
-            tuple(layout.read_headers), newlines_in_values, types)
+            tuple(layout.read_headers), newlines_in_values, types, layout.date_patterns)
 
 
 def start_typed_read(pool: Executor, path: Path, *, encoding: str, delimiter: str,
                      wanted: dict[str, tuple[str, bool]], newlines_in_values: bool = True,
-                     source: str = "<name>", types: TypeChooser | None = None) -> None:
+                     source: str = "<name>", types: TypeChooser | None = None,
+                     date_patterns: tuple[str, ...] = ()) -> None:
     """Start on ``pool`` the typed read `read_csv` makes with the same arguments, so
     that `read_csv` takes its result instead of parsing the file again."""
     try:
-        layout = _layout(path, encoding, delimiter, wanted, source, types)
+        layout = _layout(path, encoding, delimiter, wanted, source, types, date_patterns)
         key = _typed_read_key(path, layout, delimiter, newlines_in_values)
     except Exception:  # whatever stops it here, read_csv meets again and reports as usual
         return
@@ -373,7 +375,8 @@ def start_typed_read(pool: Executor, path: Path, *, encoding: str, delimiter: st
             if key in _reads_ahead:  # the same read, started from config.toml as written
                 return
             _reads_ahead[key] = pool.submit(_read_typed, path, layout.arrow_encoding, delimiter,
-                                            layout.read_headers, newlines_in_values, layout.column_types)
+                                            layout.read_headers, newlines_in_values, layout.column_types,
+                                            layout.date_patterns)
 
 
 def discard_reads_ahead() -> None:
@@ -396,12 +399,12 @@ def _typed_read(path: Path, layout: _Layout, delimiter: str, newlines_in_values:
     if started is not None:
         return started.result()
     return _read_typed(path, layout.arrow_encoding, delimiter, layout.read_headers, newlines_in_values,
-                       layout.column_types)
+                       layout.column_types, layout.date_patterns)
 
 
 def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tuple[str, bool]],
              newlines_in_values: bool = True, source: str = "<name>",
-             types: TypeChooser | None = None) -> RawTable:
+             types: TypeChooser | None = None, date_patterns: tuple[str, ...] = ()) -> RawTable:
     """Read ``path`` keeping only the wanted columns, every cell as text.
 
     With ``types`` (canonical name -> Arrow type, given the file's header and a
@@ -409,7 +412,7 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
     threaded reader; a file where any cell does not parse, or any row is
     ragged, is read again as text so each bad cell can be named.
     """
-    layout = _layout(path, encoding, delimiter, wanted, source, types)
+    layout = _layout(path, encoding, delimiter, wanted, source, types, date_patterns)
     found, read_headers, arrow_encoding = layout.found, layout.read_headers, layout.arrow_encoding
     if layout.column_types:
         typed = _typed_read(path, layout, delimiter, newlines_in_values)
@@ -510,7 +513,7 @@ def _sample_rows(sample: str, delimiter: str, header: list[str]) -> dict[str, li
 
 
 def _read_typed(path: Path, encoding: str, delimiter: str, headers: list[str], newlines_in_values: bool,
-                types: dict[str, pa.DataType]) -> pa.Table | None:
+                types: dict[str, pa.DataType], date_patterns: tuple[str, ...] = ()) -> pa.Table | None:
     """The columns parsed to ``types`` by Arrow, or None if any cell or row does not fit."""
     try:
         return pacsv.read_csv(
@@ -524,6 +527,9 @@ def _read_typed(path: Path, encoding: str, delimiter: str, headers: list[str], n
                 column_types={h: types.get(h, pa.large_string()) for h in headers},
                 null_values=_NULLS, true_values=_TRUE_WORDS, false_values=_FALSE_WORDS,
                 strings_can_be_null=True, quoted_strings_can_be_null=True,
+                # A source's date_format first, then ISO 8601, as the text path reads them
+                # (both through Arrow's strptime; what it cannot read goes to the text path).
+                **({"timestamp_parsers": [*date_patterns, pacsv.ISO8601]} if date_patterns else {}),
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, LookupError, OSError):
