@@ -72,9 +72,15 @@ class UserError(click.ClickException):
         self.hint = error.hint
 
     def show(self, file=None) -> None:
-        click.echo(f"Error: {self.message}", err=True)
+        click.echo(f"Error: {printable(self.message)}", err=True)
         if self.hint:
-            click.echo(f"Hint: {self.hint}", err=True)
+            click.echo(f"Hint: {printable(self.hint)}", err=True)
+
+
+def printable(text: str) -> str:
+    """One printable line: a character a terminal would not show as itself (a line break, a
+    control or private-use character from a path or a cell) is written as its escape."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 class Group(click.Group):

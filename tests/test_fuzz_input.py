@@ -76,7 +76,10 @@ STRINGS = ["", " ", "\0", "a\u2028b", "a\x85b", "a\rb", "a\nBcc: x@y.z", "\x1c",
            "rot13", "base64", "hex", "zlib", "utf-16", "utf-8-sig", "cp1252", "latin-1", "utf-32", "idna",
            "punycode", "unicode_escape", "UTC", "Europe/Berlin", "a" * 5000, "Europe/Berlin\0", "Mars/Olympus",
            "higher", "lower", "CX Leadership", "Finance", "a@b.c", "CX <cx@acme.example>", "@", "x@", "😡" * 20,
-           "\ud7ff\ue000\uffff", "localhost"]
+           "\ud7ff\ue000\uffff", "localhost",
+           "epoch", "epoch_ms", "excel", "%m/%d/%Y %I:%M:%S %p", "%s", "%Y-%m-%d %H:%M:%S %p %H", "es", "xx", "header",
+           'Status != "Survey Preview"', "a = ", "`x` in [1, 2]", "__import__('os')", "qualtrics", "stripe", "(",
+           "monthly(a * b, c)"]
 OTHERS = [True, False, [], [1, 2], ["Sales", "Sales"], ["a@b.c", "x\u2028@y.z"], {}, {"a": 1},
           {"score": "Score"}, {"rating": "x"}, [[[[[]]]]], ["CX Leadership", ""]]
 
@@ -94,6 +97,12 @@ KEYS = [
     "email.host", "email.port", "email.sender", "email.to", "email.cc", "email.subject", "email.username",
     "email.timeout_seconds", "email.retry_for_seconds", "email.ca_file", "email.starttls",
     "report.unknown_key", "metrics.nps.nonsense",
+    # issue 19's reading keys
+    "sources.nps.timezone", "sources.nps.locale", "sources.nps.header_row", "sources.nps.header_rows",
+    "sources.nps.skip_rows", "sources.nps.trailers", "sources.nps.detect_trailers", "sources.nps.where",
+    "sources.nps.sheet", "sources.nps.preset", "sources.nps.thousands", "sources.nps.skip_blank",
+    "sources.nps.compute", "sources.accounts.combine_repeated", "report.max_rejected_share",
+    "sources.nps.max_rejected_share",
 ]
 
 EMAIL = {"host": "localhost", "sender": "cx@acme.example", "to": ["ceo@acme.example"]}
@@ -188,7 +197,11 @@ def mutated_csv(rng: random.Random) -> tuple[str, bytes]:
 
 
 OPTIONS = {"encoding": ["cp1252", "utf-16", "latin-1", "utf-8-sig"], "delimiter": [";", "\\t", "|"],
-           "decimal": [","], "date_format": ["%d/%m/%Y", "%Y-%m-%d"]}
+           "decimal": [","], "date_format": ["%d/%m/%Y", "%Y-%m-%d", "epoch", "%m/%d/%Y %I:%M %p"],
+           # issue 19: the line-by-line reader's layouts and filters on damaged files
+           "header_row": [2, 3, 9999], "header_rows": [2, 3], "skip_rows": [1, 5], "where": ["score >= 5",
+           'comment != "x" and response_id is not null', "`no such` = 1"], "timezone": ["America/New_York"],
+           "locale": ["de"], "thousands": [","]}
 
 
 def generated_csv_cases(rng: random.Random):
@@ -261,7 +274,7 @@ def test_generated_exports_end_cleanly(tmp_path, unraisable):
     problems, codes = [], set()
     for label, data, options in generated_csv_cases(rng):
         (tmp_path / "nps.csv").write_bytes(data)
-        extra = "".join(f"{k} = {toml_string(v)}\n" for k, v in options.items())
+        extra = "".join(f"{k} = {toml_value(v)}\n" for k, v in options.items())
         (tmp_path / "config.toml").write_text(
             f'[report]\ntimezone = "UTC"\n[data]\ndir = "."\n[sources.nps]\n{extra}', encoding="utf-8")
         result = runner.invoke(cli, ["metrics", "--month", "2026-10", "--json", "--config",
