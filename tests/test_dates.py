@@ -136,3 +136,35 @@ def test_a_date_pattern_keeps_arrows_typed_read_and_reads_like_the_text_path(tmp
     assert result.issues.to_dict("records") == [{
         "file": "adoption.csv", "line": 4, "column": "used_at", "value": "31/10/2026 10:00:00 AM",
         "reason": "used_at must be a date as '%m/%d/%Y %I:%M:%S %p' (date_format) or ISO 8601"}]
+
+
+def cli_project(tmp_path, nps_rows: str, source_config: str) -> "Path":
+    (tmp_path / "nps.csv").write_text("response_id,responded_at,score\n" + nps_rows, encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text('[report]\ntimezone = "UTC"\nmax_staleness_days = 400\n[data]\ndir = "."\n'
+                      f"[sources.nps]\n{source_config}\n", encoding="utf-8")
+    return config
+
+
+@pytest.mark.parametrize("setting, message", [
+    ('date_format = "%s"', "sources.nps.date_format: '%s': for seconds since 1970 write date_format = 'epoch'"),
+    ('date_format = "%d/%m/%Y %H:%M %H"', "sources.nps.date_format: '%d/%m/%Y %H:%M %H' is not a valid pattern"),
+    ('date_format = "%d/%b/%y"\nlocale = "xx"', "sources.nps.locale: unknown locale 'xx'"),
+    ('timezone = "Mars/Olympus"', "sources.nps.timezone: unknown IANA time zone 'Mars/Olympus'"),
+])
+def test_a_bad_date_setting_is_a_config_error_through_the_cli(tmp_path, run, setting, message):
+    result = run("validate", "--config", cli_project(tmp_path, "r1,2026-10-01,9\n", setting))
+    assert result.exit_code == 3 and message in result.stderr and "Traceback" not in result.output
+    assert len(result.stderr.splitlines()) <= 2
+
+
+@pytest.mark.parametrize("rows, setting, n", [
+    # an issue tracker in Spanish: 05/ago/26 3:44 PM, in Madrid
+    ("r1,05/oct/26 3:44 PM,9\nr2,31/oct/26 11:30 PM,3\nr3,30/sept/26 11:30 PM,10\n",
+     'date_format = "%d/%b/%y %I:%M %p"\nlocale = "es"\ntimezone = "Europe/Madrid"', 2),  # Sept 30 23:30 there is September in UTC
+    ("r1,1790812800,9\nr2,1793491199,3\nr3,1793491200,10\n", 'date_format = "epoch"', 2),  # up to Nov 1 00:00 UTC
+    ("r1,46300,9\nr2,46326.99,3\nr3,46327,10\n", 'date_format = "excel"', 2),  # Excel serials: Oct 5, Oct 31, Nov 1
+])
+def test_dates_through_the_cli(tmp_path, metrics_json, rows, setting, n):
+    doc = metrics_json(cli_project(tmp_path, rows, setting))
+    assert doc["metrics"]["nps"]["n"] == n and doc["data_quality"]["rejected_rows"] == 0
