@@ -204,24 +204,14 @@ class SourceConfig(_Strict):
     @classmethod
     def _condition(cls, value: str | None) -> str | None:
         if value is not None:
-            from .expressions import ExpressionError, parse
-
-            try:
-                parse(value)
-            except ExpressionError as exc:
-                raise ValueError(f"{exc} in {value!r}") from None
+            _check_expression(value)
         return value
 
     @field_validator("compute")
     @classmethod
     def _expressions(cls, value: dict[str, str]) -> dict[str, str]:
-        from .expressions import ExpressionError, parse
-
         for canonical, expression in value.items():
-            try:
-                parse(expression)
-            except ExpressionError as exc:
-                raise ValueError(f"{canonical}: {exc} in {expression!r}") from None
+            _check_expression(expression, f"{canonical}: ")
         return value
 
     @field_validator("sheet")
@@ -255,6 +245,16 @@ class SourceConfig(_Strict):
         from .sources.dates import DateRule
 
         return DateRule.of(self.date_format, self.timezone, self.locale)
+
+
+def _check_expression(text: str, prefix: str = "") -> None:
+    """A config expression parsed now, so a mistake is a config error naming its position."""
+    from .expressions import ExpressionError, parse
+
+    try:
+        parse(text)
+    except ExpressionError as exc:
+        raise ValueError(f"{prefix}{exc} in {text!r}") from None
 
 
 class HandoffSourceConfig(SourceConfig):

@@ -53,3 +53,13 @@ def pdf_text_pages(path) -> list[str]:
         return [pdf[i].get_textpage().get_text_bounded() for i in range(len(pdf))]
     finally:
         pdf.close()
+
+
+def one_line(result, code: int) -> str:
+    """Exit ``code``, one ``Error:`` line (and at most a ``Hint:``), no traceback; returns the line."""
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output and "Exception ignored" not in result.output
+    lines = result.stderr.splitlines()
+    assert lines and lines[0].startswith("Error: ") and len(lines) <= 2, result.stderr
+    assert len(lines) == 1 or lines[1].startswith("Hint: "), result.stderr
+    return lines[0]

@@ -340,14 +340,7 @@ def test_bad_byte_far_into_the_file_still_names_its_line(tmp_path, run):
 
 # -- issue 18: every reader error is one line naming the file, never its contents -------
 
-def one_line(result, code: int) -> str:
-    """Exit ``code``, one ``Error:`` line (and at most a ``Hint:``), no traceback; returns the line."""
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output and "Exception ignored" not in result.output
-    lines = result.stderr.splitlines()
-    assert lines and lines[0].startswith("Error: ") and len(lines) <= 2, result.stderr
-    assert len(lines) == 1 or lines[1].startswith("Hint: "), result.stderr
-    return lines[0]
+from conftest import one_line  # noqa: E402 (the helper the config tests share)
 
 
 MANY_ROWS = "".join(f"r{i},A1,2026-10-01,9,fine\n" for i in range(5_000))  # past the 64 KiB header sample

@@ -76,14 +76,7 @@ def test_user_set_path_that_does_not_exist_is_an_error(tmp_path, run):
 EMAIL = '[email]\nhost = "localhost"\nsender = "cx@acme.example"\nto = ["ceo@acme.example"]\n'
 
 
-def clean_error(result, code: int) -> str:
-    """One ``Error:`` line (and at most a ``Hint:``), the documented code, no traceback; returns the line."""
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output and "Exception ignored" not in result.output
-    lines = result.stderr.splitlines()
-    assert lines and lines[0].startswith("Error: ") and len(lines) <= 2, result.stderr
-    assert len(lines) == 1 or lines[1].startswith("Hint: "), result.stderr
-    return lines[0]
+from conftest import one_line as clean_error  # noqa: E402
 
 
 @pytest.mark.parametrize("subject, message", [

@@ -138,7 +138,7 @@ def test_a_date_pattern_keeps_arrows_typed_read_and_reads_like_the_text_path(tmp
         "reason": "used_at must be a date as '%m/%d/%Y %I:%M:%S %p' (date_format) or ISO 8601"}]
 
 
-def cli_project(tmp_path, nps_rows: str, source_config: str) -> "Path":
+def cli_project(tmp_path, nps_rows: str, source_config: str):
     (tmp_path / "nps.csv").write_text("response_id,responded_at,score\n" + nps_rows, encoding="utf-8")
     config = tmp_path / "config.toml"
     config.write_text('[report]\ntimezone = "UTC"\nmax_staleness_days = 400\n[data]\ndir = "."\n'
