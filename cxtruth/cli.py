@@ -257,6 +257,10 @@ def validate(config_path):
                        "report is a DRAFT. Most frequent reasons:")
             for line in gate.reason_lines():
                 click.echo(f"             {line}")
+        if gate.unmatched_over_gate:
+            click.echo(f"           note: {gate.unmatched:,} of {gate.used:,} events name an account that accounts.csv "
+                       f"does not have ({fmt_share(gate.unmatched / gate.used)}): Feature adoption, Onboarding "
+                       "engagement and Time to first value will show no data")
         for column in gate.absent_columns:
             needing = [info.label for info in METRICS.values() if (name, column) in info.needs_columns]
             if needing:

@@ -39,6 +39,14 @@ class SourceQuality:
     limit: float  # max_rejected_share for this source
     reasons: tuple  # RejectionReason, most frequent first
     absent_columns: tuple[str, ...]
+    # usage events whose account accounts.csv does not have (adoption, when both are read):
+    # kept, but the account metrics cannot count them
+    unmatched: int = 0
+
+    @property
+    def unmatched_over_gate(self) -> bool:
+        """Too many used rows name an unknown account for the account metrics to rest on them."""
+        return self.unmatched > 0 and (self.unmatched / self.used > self.limit or self.unmatched == self.used)
 
     @property
     def share(self) -> float:
@@ -110,9 +118,17 @@ def source_quality(config: Config, results: dict) -> dict[str, SourceQuality]:
     """Per source that was read (``results``: name -> SourceResult), its rows and gate."""
     return {
         name: SourceQuality(name, r.path.name, r.rows_read, r.accepted, r.rejected, r.broken,
-                            config.rejection_limit(name), tuple(r.reasons), tuple(r.absent_columns))
+                            config.rejection_limit(name), tuple(r.reasons), tuple(r.absent_columns),
+                            _unmatched(name, r, results))
         for name, r in results.items() if r.status == "read"
     }
+
+
+def _unmatched(name: str, result, results: dict) -> int:
+    accounts = results.get("accounts")
+    if name != "adoption" or result.account_codes is None or accounts is None or accounts.status != "read":
+        return 0
+    return int((result.account_codes < 0).sum())
 
 
 def metric_quality(sources: dict[str, SourceQuality]) -> dict[str, MetricQuality]:
@@ -126,6 +142,18 @@ def metric_quality(sources: dict[str, SourceQuality]) -> dict[str, MetricQuality
                             f"from {fmt_count(s.used)} of {fmt_count(s.rows)} {s.file} rows",
                             s.reason_lines()[0] if s.reasons else None)
                    for s in read if s.weakened]
+        usage, accounts = sources.get("adoption"), sources.get("accounts")
+        if ("adoption" in info.sources and "accounts" in info.sources and usage and accounts
+                and usage.unmatched_over_gate and not usage.weakened and not accounts.weakened):
+            reasons.append(Unscored(
+                f"{usage.file} had {fmt_count(usage.unmatched)} of {fmt_count(usage.used)} events naming an account "
+                f"that {accounts.file} does not have ({fmt_share(usage.unmatched / usage.used)}, over the "
+                f"{fmt_share(usage.limit)} limit), so the number would rest on "
+                f"{fmt_count(usage.used - usage.unmatched)} of them",
+                f"{fmt_count(usage.used - usage.unmatched)} of {fmt_count(usage.used)} {usage.file} rows match "
+                f"{accounts.file}",
+                f"check that both exports use the same account ids (map {usage.file}'s account_id to the column "
+                f"that holds {accounts.file}'s ids)"))
         reasons += [Unscored(f"{sources[name].file} has no {column} column, so the value is unknown",
                              f"{sources[name].file} has no {column} column",
                              f"map the export's {column} column under [sources.{name}.columns], or add it")
