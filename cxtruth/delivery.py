@@ -139,9 +139,10 @@ class _BoundedSMTP(smtplib.SMTP):
     connect, write and read gets only what is left of the attempt.
     """
 
-    def __init__(self, deadline: float, clock, **kwargs):
+    def __init__(self, host: str, deadline: float, clock, **kwargs):
         self.deadline, self.clock, self.time_up = deadline, clock, False
         super().__init__(**kwargs)  # no host: nothing connects before the deadline is set
+        self._host = host  # the name TLS verifies; smtplib sets it only when __init__ connects
 
     def left(self) -> float:
         left = self.deadline - self.clock()
@@ -234,10 +235,10 @@ def _send_once(settings: EmailConfig, message: EmailMessage, password: str | Non
     recipients = [parseaddr(a)[1] for a in settings.to + settings.cc]
     where = f"{settings.host}:{settings.port}"
     if settings.ssl:
-        smtp = _BoundedSMTP_SSL(deadline, clock, timeout=settings.timeout_seconds,
+        smtp = _BoundedSMTP_SSL(settings.host, deadline, clock, timeout=settings.timeout_seconds,
                                 context=_tls_context(settings, base_dir))
     else:
-        smtp = _BoundedSMTP(deadline, clock, timeout=settings.timeout_seconds)
+        smtp = _BoundedSMTP(settings.host, deadline, clock, timeout=settings.timeout_seconds)
     in_data = transmitted = False
     try:
         try:
@@ -301,7 +302,9 @@ def _send_once(settings: EmailConfig, message: EmailMessage, password: str | Non
 
 
 def _why(smtp: _BoundedSMTP, exc: BaseException, waiting: bool = False) -> str:
-    if smtp.time_up or isinstance(exc, _TimeUp):
+    # Every socket wait is at most what is left of the attempt, so any timeout means the attempt's time is up
+    # (smtplib reports a read's timeout as a disconnect, with the TimeoutError as its context).
+    if smtp.time_up or isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
         limit = f"timeout_seconds = {smtp.timeout:g}"
         return f"did not confirm it within the attempt's {limit}" if waiting else f"the attempt took longer than {limit}"
     if waiting:

@@ -211,6 +211,7 @@ def write_outputs(outputs: dict[Path, bytes | str]) -> None:
     moves leaves files that a reader can tell do not match it.
     """
     staged: list[tuple[str, Path]] = []
+    path = None
     try:
         for path, data in outputs.items():
             staged.append((_write_temporary(path, data), path))
@@ -219,5 +220,5 @@ def write_outputs(outputs: dict[Path, bytes | str]) -> None:
     except OSError as exc:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
-        raise RenderError(f"cannot write {exc.filename or 'the report'}: {exc.strerror or exc}",
+        raise RenderError(f"cannot write {path or exc.filename}: {exc.strerror or exc}",
                           hint="check free space and permissions of the output folder") from None
