@@ -32,7 +32,8 @@ class RawSMTP:
     """An SMTP server that misbehaves on purpose once the whole message is in.
 
     after_message: "drop" closes the connection without a reply, "late" replies
-    250 after ``delay`` seconds, "ok" replies 250 at once; ``on_message`` runs
+    250 after ``delay`` seconds, "trickle" sends ``250-`` continuation lines
+    every 0.2 s and never the last one, "ok" replies 250 at once; ``on_message`` runs
     before that (``on_data`` before the 354 that lets the message come). trickle_greeting=True sends ``220-`` continuation lines every
     0.2 s and never finishes the greeting.
     """
@@ -100,6 +101,8 @@ class RawSMTP:
                             self.on_message()
                         if self.after_message == "drop":
                             return
+                        while self.after_message == "trickle" and not self.stop.wait(0.2):
+                            conn.sendall(b"250-still checking it\r\n")
                         if self.after_message == "late" and self.stop.wait(self.delay):
                             return
                         conn.sendall(b"250 2.0.0 queued\r\n")
@@ -195,6 +198,20 @@ def test_issue18_a_250_after_the_timeout_is_an_unknown_outcome_not_a_retry(handc
     again = render_email(config)
     assert again[0] == 8 and len(server.messages) == 1 and server.connections == 1
     no_traceback(out, err, again[2])
+
+
+def test_issue18_a_reply_trickled_after_the_message_ends_the_run_as_unknown(handcalc, raw_smtp):
+    port = free_port()  # a quick failure first, so that the timed run sends the stored PDF: no render in it
+    config = fast(email_config(handcalc, port), timeout=1, retry_for=0)
+    assert render_email(config)[0] == 7
+    server = raw_smtp(after_message="trickle", port=port)
+    code, out, err, seconds = render_email(config, timeout=60)
+    assert code == 8, err
+    assert "did not confirm it within the attempt's timeout_seconds = 1" in err
+    assert 1 <= seconds < 1 + 6, seconds  # one attempt, never retried
+    assert len(server.messages) == 1 and server.connections == 1
+    assert delivery_record(config)["status"] == "unknown"
+    no_traceback(out, err)
 
 
 def test_issue18_the_message_id_is_the_same_for_the_same_pdf(handcalc, smtp_server):
