@@ -230,13 +230,12 @@ def _dot_stuffed(message: EmailMessage) -> bytes:
     return payload + b".\r\n"
 
 
-def _send_once(settings: EmailConfig, message: EmailMessage, password: str | None, base_dir,
+def _send_once(settings: EmailConfig, message: EmailMessage, password: str | None, tls: ssl.SSLContext | None,
                deadline: float, clock, before_transmit) -> None:
     recipients = [parseaddr(a)[1] for a in settings.to + settings.cc]
     where = f"{settings.host}:{settings.port}"
     if settings.ssl:
-        smtp = _BoundedSMTP_SSL(settings.host, deadline, clock, timeout=settings.timeout_seconds,
-                                context=_tls_context(settings, base_dir))
+        smtp = _BoundedSMTP_SSL(settings.host, deadline, clock, timeout=settings.timeout_seconds, context=tls)
     else:
         smtp = _BoundedSMTP(settings.host, deadline, clock, timeout=settings.timeout_seconds)
     in_data = transmitted = False
@@ -254,7 +253,7 @@ def _send_once(settings: EmailConfig, message: EmailMessage, password: str | Non
             if not smtp.has_extn("starttls"):
                 raise _Permanent(f"{settings.host} does not offer STARTTLS; set starttls = false only "
                                  "for a trusted local relay")
-            smtp.starttls(context=_tls_context(settings, base_dir))
+            smtp.starttls(context=tls)
             smtp.ehlo()
         if settings.username:
             _login(smtp, settings.username, password or "")
@@ -325,13 +324,18 @@ def send(settings: EmailConfig, message: EmailMessage, base_dir, *, password: st
     if settings.username and not password:
         raise ConfigError(f"[email] username is set but {PASSWORD_ENV} is not in the environment",
                           hint=f"export {PASSWORD_ENV} (docs/deployment.md shows safe ways)")
+    try:
+        tls = _tls_context(settings, base_dir) if settings.ssl or settings.starttls else None
+    except OSError as exc:  # ssl.SSLError is one too
+        raise DeliveryError(f"email not sent: cannot load [email] ca_file {settings.ca_file}: {exc}",
+                            hint="ca_file is a PEM file of CA certificates, relative to config.toml") from None
     last_start = clock() + settings.retry_for_seconds  # no attempt starts later than this
     backoff = FIRST_BACKOFF_SECONDS
     outcome = SendOutcome(attempts=0, message_id=message["Message-ID"])
     while True:
         outcome.attempts += 1
         try:
-            _send_once(settings, message, password, base_dir, clock() + settings.timeout_seconds, clock,
+            _send_once(settings, message, password, tls, clock() + settings.timeout_seconds, clock,
                        before_transmit)
             return outcome
         except _Unknown as exc:

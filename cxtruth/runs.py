@@ -300,8 +300,11 @@ def run_render(config_path, options: RunOptions, echo: Echo = print) -> RunResul
                         f"{month} may already have been emailed, so it is not sent again: {delivery.describe()}",
                         hint="check the recipients' mailboxes for that Message-ID; if it did not arrive, "
                              "`cxtruth render --email --force` sends the same PDF again")
+            # After a failed send, and with --force after an unknown outcome, the PDF already sent (or
+            # tried) goes again, under its Message-ID; --force after "sent" renders anew, as it always did.
+            resend = UNCONFIRMED if options.force else ("failed",)
             stored = _stored_pdf(paths, delivery)
-            if stored is not None and (delivery.status == "failed" or options.force and delivery.status in UNCONFIRMED):
+            if stored is not None and delivery.status in resend:
                 why = "the last send failed" if delivery.status == "failed" else "--force after an unknown outcome"
                 echo(f"Sending the stored {paths.report.name} ({why}; same Message-ID)")
                 return _deliver(config, paths, month, stored, delivery.body, options, timer)
@@ -438,7 +441,7 @@ def _deliver(config: Config, paths: OutputPaths, month: Month, pdf: bytes, body:
         raise RenderError(
             f"email sent, but not recorded: {settings.host} accepted it at {delivery.sent_at} "
             f"(Message-ID {message_id}); {exc}",
-            hint=f"the record written before sending stays, so a rerun will not send again; free the "
+            hint="the record written before sending stays, so a rerun will not send again; free the "
                  "space, and expect `cxtruth status` to call the outcome unknown") from None
     warnings = _note_email(paths, pdf_sha256, {"status": "sent", "sent_at": delivery.sent_at,
                                                "attempts": outcome.attempts, **recipients}, timer)

@@ -543,3 +543,12 @@ def test_issue18_tls_still_verifies_the_configured_host(handcalc, smtp_server, m
     assert code == 7 and "TLS certificate was not accepted" in err, err
     assert len(handler.messages) == 1
     no_traceback(out, err)
+
+
+def test_issue18_an_unreadable_ca_file_fails_at_once_without_a_traceback(handcalc, smtp_server):
+    handler, port = smtp_server()
+    config = email_config(handcalc, port, extra='ca_file = "missing.pem"\nssl = true\n')
+    code, out, err, seconds = render_email(config)
+    assert code == 7 and "cannot load [email] ca_file missing.pem" in err, err
+    assert delivery_record(config)["status"] == "failed" and handler.data_calls == 0
+    no_traceback(out, err)
