@@ -211,7 +211,8 @@ def status(month, config_path):
         click.echo(f"  email: {delivery.describe()}")
         code = code or {"failed": 7, **{s: 8 for s in UNCONFIRMED}}.get(delivery.status, 0)
     elif email in ("pending", "failed"):
-        click.echo("  email: NOT SENT (the run ended before sending); rerun `cxtruth render --email`")
+        click.echo("  email: NOT SENT (the run that asked for it ended before sending, or is still running); "
+                   "rerun `cxtruth render --email`")
         code = code or 7
     else:
         click.echo(f"  email: {email.replace('_', ' ')}")

@@ -217,8 +217,25 @@ def write_outputs(outputs: dict[Path, bytes | str]) -> None:
             staged.append((_write_temporary(path, data), path))
         for tmp, path in staged:
             os.replace(tmp, path)
+        for folder in {path.parent for path in outputs}:
+            _sync_folder(folder)
     except OSError as exc:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
         raise RenderError(f"cannot write {path or exc.filename}: {exc.strerror or exc}",
                           hint="check free space and permissions of the output folder") from None
+
+
+def _sync_folder(folder: Path) -> None:
+    # The moves are durable only once the folder is: a delivery record that a power cut
+    # took back would let the next run send again.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the moves are still atomic
+    finally:
+        os.close(fd)

@@ -152,6 +152,11 @@ def delivery_record(config) -> dict:
     return json.loads((reports(config) / "cxtruth-2026-10.delivery.json").read_text())
 
 
+def send_seconds(config) -> float:
+    """How long the last send took, from the run record (the render before it is not part of the bound)."""
+    return json.loads((reports(config) / "cxtruth-2026-10.run.json").read_text())["timings_seconds"]["send"]
+
+
 def no_traceback(*outputs):
     for text in outputs:
         assert "Traceback" not in text, text
@@ -167,6 +172,7 @@ def test_issue18_connection_dropped_after_the_message_sends_one_copy_and_says_so
     assert "email outcome unknown" in err and "received the whole message" in err
     assert "check the recipients' mailboxes for Message-ID" in err and "--force" in err
     assert len(server.messages) == 1 and server.connections == 1  # never retried
+    assert send_seconds(config) < 1
     record = delivery_record(config)
     assert record["status"] == "unknown" and record["message_id"] == server.message_ids()[0]
 
@@ -195,6 +201,7 @@ def test_issue18_a_250_after_the_timeout_is_an_unknown_outcome_not_a_retry(handc
     assert code == 8, err
     assert "did not confirm it within the attempt's timeout_seconds = 1" in err
     assert len(server.messages) == 1 and server.connections == 1
+    assert 1 <= send_seconds(config) < 1.5  # one attempt of timeout_seconds, not the server's 4 s
     again = render_email(config)
     assert again[0] == 8 and len(server.messages) == 1 and server.connections == 1
     no_traceback(out, err, again[2])
