@@ -445,8 +445,8 @@ def test_issue18_a_read_only_parent_is_one_error_line(handcalc):
 
 
 def test_issue18_a_read_only_or_full_file_system_is_one_error_line(handcalc, namespace):
-    readonly, full = handcalc.parent / "readonly", handcalc.parent / "full"
-    ns = namespace({readonly: "size=1m,ro", full: "size=1m"})
+    readonly, full, no_inodes = handcalc.parent / "readonly", handcalc.parent / "full", handcalc.parent / "no-inodes"
+    ns = namespace({readonly: "size=1m,ro", full: "size=1m", no_inodes: "size=1m,nr_inodes=1"})
     ns.fill(full)
     code, out, err, _ = cli("render", "--month", "2026-10", "--config",
                             use_output_dir(handcalc, readonly / "reports"), prefix=ns.prefix)
@@ -455,6 +455,9 @@ def test_issue18_a_read_only_or_full_file_system_is_one_error_line(handcalc, nam
     code, out, err, _ = cli("render", "--month", "2026-10", "--config", handcalc, prefix=ns.prefix)
     assert_one_error_line(code, out, err, "No space left on device")  # the lock file is made; the pid is not
     assert not ns.outside(full / "cxtruth-2026-10.pdf").exists()
+    handcalc.write_text(handcalc.read_text().replace(str(full), str(no_inodes)))
+    code, out, err, _ = cli("render", "--month", "2026-10", "--config", handcalc, prefix=ns.prefix)
+    assert_one_error_line(code, out, err, "cannot use the output folder", "No space left on device")  # no lock file
 
 
 # 8. The three outputs are not committed as a set.
