@@ -3,9 +3,9 @@
 One test per defect of the SRE fault campaign, through the real CLI with real
 files, against real misbehaving SMTP servers on loopback: `RawSMTP` below
 speaks just enough SMTP by hand to store a message and then drop the line,
-answer too late, or trickle its greeting for ever. Disk faults are real too:
-a full or read-only tmpfs in a private mount namespace (`Namespace`), a
-folder that a non-root user may not write.
+answer too late, or trickle its greeting or its last reply for ever. Disk
+faults are real too: a full or read-only tmpfs in a private mount namespace
+(`Namespace`), a folder that a non-root user may not write.
 """
 
 import email
@@ -33,9 +33,10 @@ class RawSMTP:
 
     after_message: "drop" closes the connection without a reply, "late" replies
     250 after ``delay`` seconds, "trickle" sends ``250-`` continuation lines
-    every 0.2 s and never the last one, "ok" replies 250 at once; ``on_message`` runs
-    before that (``on_data`` before the 354 that lets the message come). trickle_greeting=True sends ``220-`` continuation lines every
-    0.2 s and never finishes the greeting.
+    every 0.2 s and never the last one, "ok" replies 250 at once.
+    ``on_message`` runs before that reply; ``on_data`` runs before the 354
+    that lets the message come. trickle_greeting=True sends ``220-``
+    continuation lines every 0.2 s and never finishes the greeting.
     """
 
     def __init__(self, after_message="ok", delay=0.0, on_message=None, on_data=None, trickle_greeting=False, port=0):
