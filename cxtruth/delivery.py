@@ -27,7 +27,6 @@ import email.policy
 import hashlib
 import re
 import smtplib
-import socket
 import ssl
 import time
 from dataclasses import dataclass, field

@@ -374,6 +374,17 @@ def test_issue18_sent_but_not_recorded_is_said_and_the_rerun_does_not_send(handc
     no_traceback(err, err2)
 
 
+def test_issue18_an_unreadable_delivery_record_is_not_a_licence_to_send(handcalc, smtp_server):
+    handler, port = smtp_server()
+    config = email_config(handcalc, port)
+    reports(config).mkdir()
+    (reports(config) / "cxtruth-2026-10.delivery.json").write_text('{"status": "sen')  # torn by a crash
+    code, out, err, _ = render_email(config)
+    assert code == 8 and "cxtruth-2026-10.delivery.json cannot be read" in err, err
+    assert handler.messages == [] and handler.data_calls == 0
+    no_traceback(out, err)
+
+
 def test_issue18_a_full_disk_before_the_message_goes_out_sends_nothing(handcalc, raw_smtp, namespace):
     """The delivery record is written ahead of the message; if it cannot be, the message is not transmitted."""
     disk = handcalc.parent / "disk"
