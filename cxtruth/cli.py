@@ -184,7 +184,7 @@ def status(month, config_path):
     config = load_config(config_path)
     month = month or Month.last_complete(config.report.timezone)
     paths = OutputPaths.for_month(config.output_dir, month)
-    record, delivery = read_record(paths.run), DeliveryRecord.read(paths.delivery)
+    record, delivery = read_record(paths.run), DeliveryRecord.read(paths)
     if record is None:
         click.echo(f"{month}: no run recorded ({paths.run} not found)")
         if delivery is not None:

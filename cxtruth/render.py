@@ -218,7 +218,7 @@ def write_outputs(outputs: dict[Path, bytes | str]) -> None:
         for tmp, path in staged:
             os.replace(tmp, path)
         for folder in {path.parent for path in outputs}:
-            _sync_folder(folder)
+            sync_folder(folder)
     except OSError as exc:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
@@ -226,7 +226,8 @@ def write_outputs(outputs: dict[Path, bytes | str]) -> None:
                           hint="check free space and permissions of the output folder") from None
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
+    """Make the names in ``folder`` durable (best effort)."""
     # The moves are durable only once the folder is: a delivery record that a power cut
     # took back would let the next run send again.
     try:

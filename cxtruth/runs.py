@@ -47,6 +47,7 @@ class OutputPaths:
     json: Path
     run: Path
     delivery: Path
+    accepted: Path  # an empty file: the server accepted the message the "sending" record names
     eml: Path
     lock: Path
 
@@ -61,7 +62,8 @@ class OutputPaths:
         # One lock per month for every format: the JSON and run record are shared. It keeps
         # the PDF's name (`.cxtruth-YYYY-MM.pdf.lock`) so a running older version is excluded too.
         return cls(report=report, json=report.with_suffix(".json"), run=Path(f"{stem}.run.json"),
-                   delivery=Path(f"{stem}.delivery.json"), eml=report.with_suffix(".eml"),
+                   delivery=Path(f"{stem}.delivery.json"), accepted=report.parent / f".{stem.name}.accepted",
+                   eml=report.with_suffix(".eml"),
                    lock=report.parent / f".{stem.name}.pdf.lock")
 
     def all_outputs(self) -> list[Path]:
@@ -180,20 +182,32 @@ class DeliveryRecord:
         return record_bytes(asdict(self))
 
     @classmethod
-    def read(cls, path: Path) -> "DeliveryRecord | None":
-        """The record, None if there is none; one that cannot be read counts as "unknown" (never resend blindly)."""
-        if not path.exists():
+    def read(cls, paths: OutputPaths) -> "DeliveryRecord | None":
+        """The month's record, None if there is none.
+
+        One that cannot be read counts as "unknown" (never resend blindly); "sending" with
+        the acceptance marker beside it is "sent" (the full record could not be written).
+        """
+        if not paths.delivery.exists():
             return None
-        raw = read_record(path)
+        raw = read_record(paths.delivery)
         if not isinstance(raw, dict) or not isinstance(raw.get("status"), str):
-            return cls(status="unknown", error=f"{path.name} cannot be read")
+            return cls(status="unknown", error=f"{paths.delivery.name} cannot be read")
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+        record = cls(**{k: v for k, v in raw.items() if k in known})
+        if record.status == "sending":
+            try:
+                accepted = datetime.fromtimestamp(paths.accepted.stat().st_mtime, timezone.utc)
+            except OSError:
+                return record
+            record.status, record.sent_at = "sent", accepted.strftime("%Y-%m-%dT%H:%M:%SZ")
+            record.error = f"recorded by {paths.accepted.name} only: the full record could not be written"
+        return record
 
     def describe(self) -> str:
         """What an operator needs to decide: when, to whom, what happened, which Message-ID to look for."""
         if self.status == "sent":
-            return f"sent {self.sent_at} to {', '.join(self.to + self.cc)}"
+            return f"sent {self.sent_at} to {', '.join(self.to + self.cc)}" + (f" ({self.error})" if self.error else "")
         if self.status == "failed":
             return f"FAILED {self.failed_at}: {self.error}"
         what = (f"the message was transmitted to {self.host} at about {self.started_at} but never confirmed"
@@ -289,7 +303,7 @@ def run_render(config_path, options: RunOptions, echo: Echo = print) -> RunResul
     with run_lock(paths.lock):
         remove_stale_temporaries(paths)
         if options.email and not options.dry_run:
-            delivery = DeliveryRecord.read(paths.delivery)
+            delivery = DeliveryRecord.read(paths)
             if delivery is not None and not options.force:
                 if delivery.status == "sent":
                     return RunResult(month, paths, f"{month} was already emailed on {delivery.sent_at} to "
@@ -413,7 +427,10 @@ def _deliver(config: Config, paths: OutputPaths, month: Month, pdf: bytes, body:
         # Once the server may have the message, the record says so, so no later run sends it blindly.
         delivery.started_at = now_utc()
         try:
+            paths.accepted.unlink(missing_ok=True)  # an earlier send's: it must not vouch for this one
             write_outputs({paths.delivery: delivery.to_json()})
+        except OSError as exc:
+            raise RenderError(f"email not sent: cannot remove {paths.accepted}: {exc.strerror or exc}") from None
         except RenderError as exc:
             raise RenderError(f"email not sent: {exc} (the delivery record is written before the message "
                               "is transmitted)", hint=exc.hint) from None
@@ -435,19 +452,42 @@ def _deliver(config: Config, paths: OutputPaths, month: Month, pdf: bytes, body:
         raise
     delivery.status, delivery.sent_at = "sent", now_utc()
     delivery.attempts, delivery.retried_errors = outcome.attempts, outcome.errors
+    # First the empty marker: it needs no free block, so a full disk still records the acceptance.
+    marked = _mark_accepted(paths.accepted)
     try:
         write_outputs({paths.delivery: delivery.to_json()})
     except RenderError as exc:
-        raise RenderError(
-            f"email sent, but not recorded: {settings.host} accepted it at {delivery.sent_at} "
-            f"(Message-ID {message_id}); {exc}",
-            hint="the record written before sending stays, so a rerun will not send again; free the "
-                 "space, and expect `cxtruth status` to call the outcome unknown") from None
+        accepted = f"{settings.host} accepted it at {delivery.sent_at} (Message-ID {message_id})"
+        if marked:
+            raise RenderError(f"email sent, recorded only by {paths.accepted.name}: {accepted}; {exc}",
+                              hint="a rerun knows it was sent and will not send again; free the space") from None
+        raise RenderError(f"email sent, but not recorded: {accepted}; {exc}",
+                          hint="the record written before sending stays, so a rerun will not send again; "
+                               "free the space, and expect `cxtruth status` to call the outcome unknown") from None
+    _unlink_quietly(paths.accepted)  # the full record says it now
     warnings = _note_email(paths, pdf_sha256, {"status": "sent", "sent_at": delivery.sent_at,
                                                "attempts": outcome.attempts, **recipients}, timer)
     tries = f" after {outcome.attempts} attempts" if outcome.attempts > 1 else ""
     return RunResult(month, paths, f"Emailed {paths.report.name} to {', '.join(settings.to + settings.cc)}{tries}",
                      "sent", warnings)
+
+
+def _mark_accepted(path: Path) -> bool:
+    from .render import sync_folder
+
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+    except OSError:
+        return False
+    sync_folder(path.parent)
+    return True
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass  # a leftover marker beside a "sent" record says nothing new
 
 
 def _note_email(paths: OutputPaths, pdf_sha256: str, email: dict[str, Any], timer: _Timer) -> list[str]:

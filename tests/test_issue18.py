@@ -302,14 +302,15 @@ class Namespace:
         if self.holder.stdout.readline().strip() != "ready":
             error = self.holder.communicate()[1]
             pytest.skip(f"cannot make a mount namespace here: {error.strip()}")
+        self.inodes: list[Path] = []
         self.prefix = ["nsenter", "--target", str(self.holder.pid), "--user", "--mount", "--preserve-credentials",
                        "--"]
 
     def outside(self, path: Path) -> Path:
         return Path(f"/proc/{self.holder.pid}/root{path}")
 
-    def fill(self, path: Path) -> None:
-        """Fill the file system holding ``path`` to the last byte."""
+    def fill(self, path: Path, inodes: bool = False) -> None:
+        """Fill the file system holding ``path`` to the last byte (and its last inode too)."""
         with self.outside(path / "filler").open("wb") as handle:
             try:
                 while True:
@@ -323,10 +324,19 @@ class Namespace:
                     pass
         except OSError:
             pass
+        try:
+            while inodes:
+                (self.outside(path) / f"inode-{len(self.inodes)}").touch()
+                self.inodes.append(path / f"inode-{len(self.inodes)}")
+        except OSError:
+            pass
 
     def free(self, path: Path) -> None:
         for name in ("filler", "filler2"):
             self.outside(path / name).unlink(missing_ok=True)
+        for inode in self.inodes:
+            self.outside(inode).unlink(missing_ok=True)
+        self.inodes = []
 
     def close(self):
         self.holder.kill()
@@ -351,10 +361,31 @@ def use_output_dir(config: Path, folder) -> Path:
     return config
 
 
-def test_issue18_sent_but_not_recorded_is_said_and_the_rerun_does_not_send(handcalc, raw_smtp, namespace):
+def test_issue18_a_full_disk_after_acceptance_still_records_it_and_the_rerun_does_not_send(
+        handcalc, raw_smtp, namespace):
     disk = handcalc.parent / "disk"
     ns = namespace({disk: "size=8m"})
     server = raw_smtp(on_message=lambda: ns.fill(disk))  # the disk fills while the server accepts the message
+    config = use_output_dir(email_config(handcalc, server.port), disk)
+    code, out, err, _ = render_email(config, prefix=ns.prefix)
+    assert code == 5, err
+    assert "Error: email sent, recorded only by .cxtruth-2026-10.accepted: 127.0.0.1 accepted it" in err
+    assert "No space left on device" in err and "a rerun knows it was sent" in err
+    assert len(server.messages) == 1
+    code, out, err2, _ = render_email(config, prefix=ns.prefix)  # the disk is still full
+    assert code == 0 and "already emailed" in out, err2
+    ns.free(disk)
+    code, out, _, _ = status(config, prefix=ns.prefix)
+    assert code == 0 and "email: sent" in out and "recorded by .cxtruth-2026-10.accepted only" in out
+    assert len(server.messages) == 1 and server.connections == 1
+    no_traceback(err, err2)
+
+
+def test_issue18_sent_but_not_recorded_is_said_and_the_rerun_does_not_send(handcalc, raw_smtp, namespace):
+    disk = handcalc.parent / "disk"
+    ns = namespace({disk: "size=8m,nr_inodes=64"})
+    # The disk fills to the last block and the last inode while the server accepts the message.
+    server = raw_smtp(on_message=lambda: ns.fill(disk, inodes=True))
     config = use_output_dir(email_config(handcalc, server.port), disk)
     code, out, err, _ = render_email(config, prefix=ns.prefix)
     assert code == 5, err
