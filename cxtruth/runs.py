@@ -306,6 +306,8 @@ def run_render(config_path, options: RunOptions, echo: Echo = print) -> RunResul
             delivery = DeliveryRecord.read(paths)
             if delivery is not None and not options.force:
                 if delivery.status == "sent":
+                    if paths.accepted.exists():
+                        _complete_delivery_record(paths, delivery)
                     return RunResult(month, paths, f"{month} was already emailed on {delivery.sent_at} to "
                                      f"{', '.join(delivery.to)}; not sending again (use --force to resend)",
                                      "already_sent")
@@ -470,6 +472,18 @@ def _deliver(config: Config, paths: OutputPaths, month: Month, pdf: bytes, body:
     tries = f" after {outcome.attempts} attempts" if outcome.attempts > 1 else ""
     return RunResult(month, paths, f"Emailed {paths.report.name} to {', '.join(settings.to + settings.cc)}{tries}",
                      "sent", warnings)
+
+
+def _complete_delivery_record(paths: OutputPaths, delivery: DeliveryRecord) -> None:
+    """Write the full "sent" record that a full disk kept to the marker, if there is room now."""
+    from .render import write_outputs
+
+    delivery.error = None
+    try:
+        write_outputs({paths.delivery: delivery.to_json()})
+    except RenderError:
+        return  # the marker still says it
+    _unlink_quietly(paths.accepted)
 
 
 def _mark_accepted(path: Path) -> bool:

@@ -374,11 +374,16 @@ def test_issue18_a_full_disk_after_acceptance_still_records_it_and_the_rerun_doe
     assert len(server.messages) == 1
     code, out, err2, _ = render_email(config, prefix=ns.prefix)  # the disk is still full
     assert code == 0 and "already emailed" in out, err2
-    ns.free(disk)
     code, out, _, _ = status(config, prefix=ns.prefix)
     assert code == 0 and "email: sent" in out and "recorded by .cxtruth-2026-10.accepted only" in out
+    # With room again, the next run completes the record.
+    ns.free(disk)
+    code, out, err3, _ = render_email(config, prefix=ns.prefix)
+    assert code == 0 and "already emailed" in out, err3
+    assert json.loads(ns.outside(disk / "cxtruth-2026-10.delivery.json").read_text())["status"] == "sent"
+    assert not ns.outside(disk / ".cxtruth-2026-10.accepted").exists()
     assert len(server.messages) == 1 and server.connections == 1
-    no_traceback(err, err2)
+    no_traceback(err, err2, err3)
 
 
 def test_issue18_sent_but_not_recorded_is_said_and_the_rerun_does_not_send(handcalc, raw_smtp, namespace):
