@@ -179,34 +179,34 @@ def status(month, config_path):
     delivered (failed, or a run ended before sending), 8 outcome unknown.
     """
     from .config import load_config
-    from .runs import UNCONFIRMED, DeliveryRecord, OutputPaths, mismatched_outputs, read_record
+    from .runs import UNCONFIRMED, DeliveryRecord, OutputPaths, RunRecord
 
     config = load_config(config_path)
     month = month or Month.last_complete(config.report.timezone)
     paths = OutputPaths.for_month(config.output_dir, month)
-    record, delivery = read_record(paths.run), DeliveryRecord.read(paths)
+    record, delivery = RunRecord.read(paths.run), DeliveryRecord.read(paths)
     if record is None:
-        click.echo(f"{month}: no run recorded ({paths.run} not found)")
+        click.echo(f"{month}: no run recorded ({paths.run} not found or not readable)")
         if delivery is not None:
             click.echo(f"  email: {delivery.describe()}")
         raise click.exceptions.Exit(1)
-    report = paths.run.parent / record.get("outputs", {}).get("report", {}).get("path", paths.report.name)
-    click.echo(f"{month}: rendered {record['finished_at']} by cxtruth {record['cxtruth']} -> {report}")
+    report = paths.run.parent / record.outputs.get("report", {}).get("path", paths.report.name)
+    click.echo(f"{month}: rendered {record.finished_at} by cxtruth {record.cxtruth} -> {report}")
     code = 0
-    mismatched = mismatched_outputs(paths, record)
+    mismatched = record.mismatched_outputs(paths.run.parent)
     if mismatched:
         # A run killed between moving its files into place: the record no longer describes them.
         click.echo(f"  FILES DO NOT MATCH the run record: {', '.join(mismatched)} missing or written by "
                    "another run (an interrupted render?); rerun `cxtruth render` for this month")
         code = 5
-    if record.get("draft"):
-        click.echo("  DRAFT (stale data): " + "; ".join(record.get("stale_sources", [])))
-    for entry in record["inputs"]:
+    if record.draft:
+        click.echo("  DRAFT (stale data): " + "; ".join(record.stale_sources))
+    for entry in record.inputs:
         if entry["status"] == "read":
             click.echo(f"  {entry['source']:<10} {entry['path']} ({entry['size']:,} bytes, sha256 "
                        f"{entry['sha256'][:12]}…, {entry['accepted']:,} rows used, {entry['rejected']:,} left out)")
     # The delivery record is the month's email state; the run record only says what its own run asked.
-    email = record.get("email", {}).get("status", "not_requested")
+    email = record.email.get("status", "not_requested")
     if delivery is not None:
         click.echo(f"  email: {delivery.describe()}")
         code = code or {"failed": 7, **{s: 8 for s in UNCONFIRMED}}.get(delivery.status, 0)

@@ -218,18 +218,57 @@ class DeliveryRecord:
                 + f"; Message-ID {self.message_id or '(not recorded)'}")
 
 
-def mismatched_outputs(paths: OutputPaths, record: dict[str, Any]) -> list[str]:
-    """The outputs the run record names whose file is missing or is not the one that run wrote."""
-    wrong = []
-    for entry in record.get("outputs", {}).values():
-        path = paths.run.parent / entry.get("path", "")
+@dataclass
+class RunRecord:
+    """`<report>.run.json`: what one render read, wrote and did (docs/deployment.md, "Files beside each report").
+
+    ``outputs`` names the report and JSON with their SHA-256: the record is moved into place
+    after them, so files that do not match it were not written with it (decision 44).
+    """
+
+    cxtruth: str
+    month: str
+    started_at: str
+    finished_at: str
+    config: dict[str, str]
+    inputs: list[dict[str, Any]]
+    rejected_rows: int
+    draft: bool
+    stale_sources: list[str]
+    outputs: dict[str, dict[str, Any]]
+    timings_seconds: dict[str, float]
+    email: dict[str, Any]
+
+    def to_json(self) -> str:
+        return record_bytes(asdict(self))
+
+    @classmethod
+    def read(cls, path: Path) -> "RunRecord | None":
+        """The record, or None if there is none or it cannot be read."""
+        raw = read_record(path)
+        if not isinstance(raw, dict):
+            return None
+        known = {f.name for f in fields(cls)}
         try:
-            same = sha256_file(path) == entry.get("sha256")
-        except OSError:
-            same = False
-        if not same:
-            wrong.append(path.name)
-    return wrong
+            return cls(**{k: v for k, v in raw.items() if k in known})
+        except TypeError:  # a key missing: not a record this version can describe
+            return None
+
+    def describes(self, pdf_sha256: str) -> bool:
+        return self.outputs.get("report", {}).get("sha256") == pdf_sha256
+
+    def mismatched_outputs(self, folder: Path) -> list[str]:
+        """The outputs this record names whose file is missing or is not the one its run wrote."""
+        wrong = []
+        for entry in self.outputs.values():
+            path = folder / entry.get("path", "")
+            try:
+                same = sha256_file(path) == entry.get("sha256")
+            except OSError:
+                same = False
+            if not same:
+                wrong.append(path.name)
+        return wrong
 
 
 @dataclass
@@ -369,27 +408,27 @@ def _render_and_maybe_send(config: Config, config_file: Path, month: Month, path
         document_json = metrics_json(report)
         with timer("hash_inputs_wait"):
             inputs = _inputs_record(config, sources, {name: f.result() for name, f in hashes.items()})
-    record = {
-        "cxtruth": __version__,
-        "month": str(month),
-        "started_at": started,
-        "finished_at": now_utc(),
-        "config": {"path": str(config_file.resolve()), "sha256": sha256_file(config_file)},
-        "inputs": inputs,
-        "rejected_rows": report.rejected_rows,
-        "draft": bool(report.stale),
-        "stale_sources": report.draft_reasons,
-        "outputs": {
+    record = RunRecord(
+        cxtruth=__version__,
+        month=str(month),
+        started_at=started,
+        finished_at=now_utc(),
+        config={"path": str(config_file.resolve()), "sha256": sha256_file(config_file)},
+        inputs=inputs,
+        rejected_rows=report.rejected_rows,
+        draft=bool(report.stale),
+        stale_sources=report.draft_reasons,
+        outputs={
             "report": {"path": paths.report.name, "sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload)},
             "json": {"path": paths.json.name, "sha256": hashlib.sha256(document_json.encode()).hexdigest()},
         },
-        "timings_seconds": timer.timings,
-        "email": {"status": "pending" if options.email and not options.dry_run else "not_requested"},
-    }
+        timings_seconds=timer.timings,
+        email={"status": "pending" if options.email and not options.dry_run else "not_requested"},
+    )
     with timer("write"):
         # Everything is rendered before anything is written; the run record, which names the
         # others' hashes, is moved into place last (decision 44).
-        write_outputs({paths.report: document, paths.json: document_json, paths.run: record_bytes(record)})
+        write_outputs({paths.report: document, paths.json: document_json, paths.run: record.to_json()})
     counts = report.status_counts
     summary = (f"Wrote {paths.report} ({month}: {counts['off_track']} off track, {counts['at_risk']} at risk, "
                f"{counts['on_track']} on track, {counts['no_data']} no data; {report.rejected_rows} rows rejected)")
@@ -511,12 +550,12 @@ def _note_email(paths: OutputPaths, pdf_sha256: str, email: dict[str, Any], time
     """
     from .render import write_outputs
 
-    record = read_record(paths.run)
-    if not record or record.get("outputs", {}).get("report", {}).get("sha256") != pdf_sha256:
+    record = RunRecord.read(paths.run)
+    if record is None or not record.describes(pdf_sha256):
         return []
-    record["email"], record["timings_seconds"] = email, {**record.get("timings_seconds", {}), **timer.timings}
+    record.email, record.timings_seconds = email, {**record.timings_seconds, **timer.timings}
     try:
-        write_outputs({paths.run: record_bytes(record)})
+        write_outputs({paths.run: record.to_json()})
     except RenderError as exc:
         return [f"the run record was not updated: {exc}"]
     return []
