@@ -287,7 +287,7 @@ class RunResult:
     month: Month
     paths: OutputPaths
     summary: str
-    email_status: str  # not_requested / sent / dry_run / already_sent / failed
+    email_status: str  # not_requested / sent / dry_run / already_sent (anything else raises)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -317,7 +317,13 @@ def _inputs_record(config: Config, sources, hashes: dict[str, str]) -> list[dict
 
 
 def run_render(config_path, options: RunOptions, echo: Echo = print) -> RunResult:
-    """Everything `cxtruth render` does, as a library call."""
+    """Everything `cxtruth render` does, as a library call.
+
+    Raises LockHeld when another run holds the month's lock, RenderError when the
+    output folder or a file cannot be written, DeliveryError when nothing was
+    delivered and DeliveryUnknown when the server may have the message (this run's
+    send, or an earlier one's that this run will not repeat without ``force``).
+    """
     from .config import find_config, load_config
 
     started, timer = now_utc(), _Timer()
