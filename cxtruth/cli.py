@@ -105,7 +105,8 @@ def cli():
 @click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf", show_default=True,
               help="PDF for people, HTML to inspect or restyle.")
 @click.option("--email", is_flag=True, help="Email the PDF to [email] recipients (once per month).")
-@click.option("--force", is_flag=True, help="With --email: render and send again even if already sent.")
+@click.option("--force", is_flag=True, help="With --email: send again although the month was sent (render anew and "
+              "send), or its outcome is unknown (send the stored PDF, same Message-ID).")
 @click.option("--dry-run", is_flag=True, help="With --email: write the message as a .eml file instead of sending.")
 @click.option("--strict", is_flag=True, help="Fail (exit 4) instead of marking the report DRAFT (stale data, or a source "
               "with too many rows rejected).")
@@ -183,32 +184,52 @@ def actions(month, config_path):
 @month_option
 @config_option
 def status(month, config_path):
-    """Show the last run's outcome for a month: rendered when, from which inputs, emailed or not."""
+    """Show the last run's outcome for a month: rendered when, from which inputs, emailed or not.
+
+    Exits 0 when the files match the run record and the email was sent or not asked for;
+    1 no run recorded, 5 the files are not the set the run record describes, 7 not
+    delivered (failed, or a run ended before sending), 8 outcome unknown.
+    """
     from .config import load_config
-    from .runs import OutputPaths, read_record
+    from .runs import UNCONFIRMED, DeliveryRecord, OutputPaths, RunRecord
 
     config = load_config(config_path)
     month = month or Month.last_complete(config.report.timezone)
     paths = OutputPaths.for_month(config.output_dir, month)
-    record, delivery = read_record(paths.run), read_record(paths.delivery)
+    record, delivery = RunRecord.read(paths.run), DeliveryRecord.read(paths)
     if record is None:
-        click.echo(f"{month}: no run recorded ({paths.run} not found)")
+        click.echo(f"{month}: no run recorded ({paths.run} not found or not readable)")
+        if delivery is not None:
+            click.echo(f"  email: {delivery.describe()}")
         raise click.exceptions.Exit(1)
-    click.echo(f"{month}: rendered {record['finished_at']} by cxtruth {record['cxtruth']} -> {paths.report}")
-    if record.get("draft"):
-        click.echo("  DRAFT: " + "; ".join(record.get("weakened_sources", []) + record.get("stale_sources", [])))
-    for entry in record["inputs"]:
+    report = paths.run.parent / record.outputs.get("report", {}).get("path", paths.report.name)
+    click.echo(f"{month}: rendered {record.finished_at} by cxtruth {record.cxtruth} -> {report}")
+    code = 0
+    mismatched = record.mismatched_outputs(paths.run.parent)
+    if mismatched:
+        # A run killed between moving its files into place: the record no longer describes them.
+        click.echo(f"  FILES DO NOT MATCH the run record: {', '.join(mismatched)} missing or written by "
+                   "another run (an interrupted render?); rerun `cxtruth render` for this month")
+        code = 5
+    if record.draft:
+        click.echo("  DRAFT: " + "; ".join(record.weakened_sources + record.stale_sources))
+    for entry in record.inputs:
         if entry["status"] == "read":
             click.echo(f"  {entry['source']:<10} {entry['path']} ({entry['size']:,} bytes, sha256 "
                        f"{entry['sha256'][:12]}…, {entry['accepted']:,} rows used, {entry['rejected']:,} left out)")
-    email = record.get("email", {})
-    if delivery and delivery.get("status") == "sent":
-        click.echo(f"  email: sent {delivery['sent_at']} to {', '.join(delivery['to'] + delivery.get('cc', []))}")
-    elif email.get("status") == "failed":
-        click.echo(f"  email: FAILED {email.get('failed_at')}: {email.get('error')}")
-        raise click.exceptions.Exit(7)
+    # The delivery record is the month's email state; the run record only says what its own run asked.
+    email = record.email.get("status", "not_requested")
+    if delivery is not None:
+        click.echo(f"  email: {delivery.describe()}")
+        code = code or {"failed": 7, **{s: 8 for s in UNCONFIRMED}}.get(delivery.status, 0)
+    elif email in ("pending", "failed"):
+        click.echo("  email: NOT SENT (the run that asked for it ended before sending, or is still running); "
+                   "rerun `cxtruth render --email`")
+        code = code or 7
     else:
-        click.echo(f"  email: {email.get('status', 'not_requested').replace('_', ' ')}")
+        click.echo(f"  email: {email.replace('_', ' ')}")
+    if code:
+        raise click.exceptions.Exit(code)
 
 
 @cli.command()

@@ -5,26 +5,37 @@
   connection is made (config validation does it for config values).
 - Sending: all recipients are accepted (RCPT) before the message is
   transmitted (DATA), so a refused address fails the send for everyone
-  rather than half-delivering. Temporary failures (connection refused,
-  timeouts, 4xx) are retried with backoff for `retry_for_seconds`;
-  permanent ones (5xx, bad credentials, certificate errors) fail at once.
+  rather than half-delivering. Failures *before the whole message is
+  transmitted* that are temporary (connection refused, timeouts, 4xx) are
+  retried with backoff for `retry_for_seconds`; permanent ones (5xx, bad
+  credentials, certificate errors) fail at once.
+- At most one copy: once the whole message has been transmitted, a missing
+  or late reply means the server may have it. That is never retried; it
+  raises `DeliveryUnknown` (exit 8) and the caller records it.
+- Every attempt ends: `timeout_seconds` bounds one attempt as wall time
+  (every connect, read and write is given only what is left of it, so a
+  server trickling continuation lines cannot hold it), and no attempt starts
+  after `retry_for_seconds`: a delivery ends within the sum of the two.
+- The Message-ID is derived from the month and the PDF's bytes, so a forced
+  resend of the same PDF carries the same Message-ID.
 - The password comes from CXTRUTH_SMTP_PASSWORD only and is never logged.
 """
 
 from __future__ import annotations
 
 import email.policy
+import hashlib
+import re
 import smtplib
-import socket
 import ssl
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, parseaddr
 
 from .agenda import Report
 from .config import LINE_BREAKS, EmailConfig, ReportConfig, subject_parts
-from .errors import ConfigError, DeliveryError
+from .errors import ConfigError, DeliveryError, DeliveryUnknown
 from .formatting import fmt_change, fmt_value
 from .months import Month
 
@@ -90,7 +101,15 @@ def summary_text(report: Report, pdf_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_message(settings: EmailConfig, subject: str, body: str, pdf: bytes, pdf_name: str) -> EmailMessage:
+def message_id_for(settings: EmailConfig, month: Month, pdf: bytes) -> str:
+    """The same PDF of the same month always gets the same Message-ID, so mail clients can spot a resend."""
+    domain = parseaddr(settings.sender)[1].rpartition("@")[2] or "cxtruth.invalid"
+    digest = hashlib.sha256(f"cxtruth {month}\n".encode() + pdf).hexdigest()[:32]
+    return f"<cxtruth-{month}.{digest}@{domain}>"
+
+
+def build_message(settings: EmailConfig, subject: str, body: str, pdf: bytes, pdf_name: str,
+                  message_id: str) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = single_line(subject, "subject")
     message["From"] = settings.sender
@@ -98,8 +117,7 @@ def build_message(settings: EmailConfig, subject: str, body: str, pdf: bytes, pd
     if settings.cc:
         message["Cc"] = ", ".join(settings.cc)
     message["Date"] = formatdate(usegmt=True)
-    domain = parseaddr(settings.sender)[1].rpartition("@")[2] or "cxtruth.invalid"
-    message["Message-ID"] = make_msgid(domain=domain)
+    message["Message-ID"] = message_id
     message.set_content(body)
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename=single_line(pdf_name, "file name"))
     return message
@@ -118,6 +136,76 @@ class _Temporary(Exception):
 
 class _Permanent(Exception):
     pass
+
+
+class _Unknown(Exception):
+    """The whole message was transmitted and no verdict came back: the server may have it."""
+
+
+class _TimeUp(TimeoutError):
+    pass
+
+
+class _BoundedSMTP(smtplib.SMTP):
+    """smtplib.SMTP whose every socket operation ends by one wall-clock deadline.
+
+    smtplib's timeout applies to each read: a server that sends a continuation
+    line (``220-...``) every few seconds keeps it waiting for ever. Here every
+    connect, write and read gets only what is left of the attempt.
+    """
+
+    def __init__(self, host: str, deadline: float, clock, **kwargs):
+        self.deadline, self.clock, self.time_up = deadline, clock, False
+        super().__init__(**kwargs)  # no host: nothing connects before the deadline is set
+        self._host = host  # the name TLS verifies; smtplib sets it only when __init__ connects
+
+    def left(self) -> float:
+        left = self.deadline - self.clock()
+        if left <= 0:
+            self.time_up = True
+            raise _TimeUp("the attempt ran out of time")
+        return min(self.timeout, left)
+
+    def _get_socket(self, host, port, timeout):
+        return super()._get_socket(host, port, self.left())
+
+    def send(self, s):
+        if self.sock is not None:
+            self.sock.settimeout(self.left())
+        super().send(s)
+
+    def getreply(self):
+        if self.file is None and self.sock is not None:
+            self.file = _DeadlineLines(self, self.sock)
+        return super().getreply()
+
+
+class _BoundedSMTP_SSL(_BoundedSMTP, smtplib.SMTP_SSL):
+    pass
+
+
+class _DeadlineLines:
+    """The reply reader smtplib uses (``readline``/``close``), each recv bounded by the attempt's deadline."""
+
+    def __init__(self, smtp: _BoundedSMTP, sock):
+        self.smtp, self.sock, self.buffer = smtp, sock, b""
+
+    def readline(self, limit: int) -> bytes:
+        while True:
+            end = self.buffer.find(b"\n")
+            if end >= 0 or len(self.buffer) >= limit:
+                cut = end + 1 if 0 <= end < limit else limit
+                line, self.buffer = self.buffer[:cut], self.buffer[cut:]
+                return line
+            self.sock.settimeout(self.smtp.left())
+            chunk = self.sock.recv(8192)
+            if not chunk:
+                line, self.buffer = self.buffer, b""
+                return line
+            self.buffer += chunk
+
+    def close(self) -> None:
+        pass  # the socket is smtplib's to close
 
 
 def _tls_context(settings: EmailConfig, base_dir) -> ssl.SSLContext:
@@ -149,26 +237,38 @@ def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
         smtp.login(username, password)
 
 
-def _send_once(settings: EmailConfig, message: EmailMessage, password: str | None, base_dir) -> None:
+def _dot_stuffed(message: EmailMessage) -> bytes:
+    # What smtplib.SMTP.data sends; done here so that "transmitted" is known to the byte.
+    payload = re.sub(rb"(?m)^\.", b"..", message.as_bytes(policy=email.policy.SMTP))
+    if not payload.endswith(b"\r\n"):
+        payload += b"\r\n"
+    return payload + b".\r\n"
+
+
+def _send_once(settings: EmailConfig, message: EmailMessage, password: str | None, tls: ssl.SSLContext | None,
+               deadline: float, clock, before_transmit) -> None:
     recipients = [parseaddr(a)[1] for a in settings.to + settings.cc]
-    timeout = settings.timeout_seconds
+    where = f"{settings.host}:{settings.port}"
+    if settings.ssl:
+        smtp = _BoundedSMTP_SSL(settings.host, deadline, clock, timeout=settings.timeout_seconds, context=tls)
+    else:
+        smtp = _BoundedSMTP(settings.host, deadline, clock, timeout=settings.timeout_seconds)
+    in_data = transmitted = False
     try:
-        if settings.ssl:
-            smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout,
-                                    context=_tls_context(settings, base_dir))
-        else:
-            smtp = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
-    except ssl.SSLCertVerificationError as exc:
-        raise _Permanent(f"the server's TLS certificate was not accepted: {exc.verify_message or exc}")
-    except (OSError, smtplib.SMTPException) as exc:
-        raise _Temporary(f"cannot connect to {settings.host}:{settings.port}: {exc}")
-    try:
+        try:
+            code, text = smtp.connect(settings.host, settings.port)
+        except ssl.SSLCertVerificationError:
+            raise
+        except (OSError, smtplib.SMTPException) as exc:
+            raise _Temporary(f"cannot connect to {where}: {_why(smtp, exc)}")
+        if code != 220:
+            _reply(code, text, "greeting")
         smtp.ehlo()
         if settings.starttls and not settings.ssl:
             if not smtp.has_extn("starttls"):
                 raise _Permanent(f"{settings.host} does not offer STARTTLS; set starttls = false only "
                                  "for a trusted local relay")
-            smtp.starttls(context=_tls_context(settings, base_dir))
+            smtp.starttls(context=tls)
             smtp.ehlo()
         if settings.username:
             _login(smtp, settings.username, password or "")
@@ -180,7 +280,16 @@ def _send_once(settings: EmailConfig, message: EmailMessage, password: str | Non
             if code not in (250, 251):
                 smtp.rset()
                 _reply(code, text, f"recipient {address} refused")
-        code, text = smtp.data(message.as_bytes(policy=email.policy.SMTP))
+        code, text = smtp.docmd("DATA")
+        if code != 354:
+            _reply(code, text, "DATA refused")
+        in_data = True
+        before_transmit()  # the write-ahead record: it must be on disk before the server can have the message
+        # A failed write cannot have sent the final "." (it is the last byte), so the server has no message.
+        smtp.send(_dot_stuffed(message))
+        transmitted = True
+        code, text = smtp.getreply()
+        in_data = False
         if code != 250:
             _reply(code, text, "message refused")
     except smtplib.SMTPAuthenticationError as exc:
@@ -192,35 +301,69 @@ def _send_once(settings: EmailConfig, message: EmailMessage, password: str | Non
         raise _Permanent(f"the server's TLS certificate was not accepted: {exc.verify_message or exc}")
     except smtplib.SMTPResponseException as exc:
         _reply(exc.smtp_code, exc.smtp_error, "the server refused")
-    except (smtplib.SMTPServerDisconnected, socket.timeout, OSError) as exc:
-        raise _Temporary(f"connection to {settings.host}:{settings.port} lost: {exc}")
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        if transmitted:
+            raise _Unknown(f"{where} received the whole message but {_why(smtp, exc, waiting=True)}")
+        raise _Temporary(f"connection to {where} lost: {_why(smtp, exc)}")
     finally:
-        try:
-            smtp.quit()
-        except (smtplib.SMTPException, OSError):
-            smtp.close()
+        if in_data:
+            smtp.close()  # mid-DATA a QUIT would be read as message text; dropping the line abandons the message
+        else:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+
+def _why(smtp: _BoundedSMTP, exc: BaseException, waiting: bool = False) -> str:
+    # Every socket wait is at most what is left of the attempt, so any timeout means the attempt's time is up
+    # (smtplib reports a read's timeout as a disconnect, with the TimeoutError as its context).
+    if smtp.time_up or isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+        limit = f"timeout_seconds = {smtp.timeout:g}"
+        return f"did not confirm it within the attempt's {limit}" if waiting else f"the attempt took longer than {limit}"
+    if waiting:
+        return f"the connection ended before its reply ({exc})"
+    return str(exc)
 
 
 def send(settings: EmailConfig, message: EmailMessage, base_dir, *, password: str | None,
-         sleep=time.sleep, clock=time.monotonic) -> SendOutcome:
-    """Send ``message``; retries temporary failures with backoff, raises DeliveryError when it gives up."""
+         before_transmit=lambda: None, sleep=time.sleep, clock=time.monotonic) -> SendOutcome:
+    """Send ``message`` at most once; returns once the server accepted it (250).
+
+    ``before_transmit`` is called in each attempt after the server said "go ahead" to DATA and
+    before the message is transmitted; an exception from it ends the send with nothing
+    transmitted. Raises DeliveryError when nothing was delivered (temporary failures are
+    retried for ``retry_for_seconds``), and DeliveryUnknown when the whole message was
+    transmitted but not confirmed (never retried). Ends within retry_for_seconds + timeout_seconds.
+    """
     if settings.username and not password:
         raise ConfigError(f"[email] username is set but {PASSWORD_ENV} is not in the environment",
                           hint=f"export {PASSWORD_ENV} (docs/deployment.md shows safe ways)")
-    deadline = clock() + settings.retry_for_seconds
+    try:
+        tls = _tls_context(settings, base_dir) if settings.ssl or settings.starttls else None
+    except OSError as exc:  # ssl.SSLError is one too
+        raise DeliveryError(f"email not sent: cannot load [email] ca_file {settings.ca_file}: {exc}",
+                            hint="ca_file is a PEM file of CA certificates, relative to config.toml") from None
+    last_start = clock() + settings.retry_for_seconds  # no attempt starts later than this
     backoff = FIRST_BACKOFF_SECONDS
     outcome = SendOutcome(attempts=0, message_id=message["Message-ID"])
     while True:
         outcome.attempts += 1
         try:
-            _send_once(settings, message, password, base_dir)
+            _send_once(settings, message, password, tls, clock() + settings.timeout_seconds, clock,
+                       before_transmit)
             return outcome
+        except _Unknown as exc:
+            raise DeliveryUnknown(
+                f"email outcome unknown: {exc}; not sending again (the server may have it)",
+                hint=f"check the recipients' mailboxes for Message-ID {outcome.message_id}; if it did not "
+                     "arrive, `cxtruth render --email --force` sends the same PDF again")
         except _Permanent as exc:
             raise DeliveryError(f"email not sent: {exc}", hint="the PDF is kept; fix the cause and rerun "
                                 "with --email to send the stored PDF")
         except _Temporary as exc:
             outcome.errors.append(str(exc))
-            if clock() + backoff > deadline:
+            if clock() + backoff > last_start:
                 raise DeliveryError(
                     f"email not sent after {outcome.attempts} attempt{'s' if outcome.attempts > 1 else ''} "
                     f"over {settings.retry_for_seconds:g} s: {exc}",

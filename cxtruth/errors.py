@@ -43,3 +43,13 @@ class DeliveryError(CxtruthError):
     """The report was rendered and kept, but the email was not delivered."""
 
     exit_code = 7
+
+
+class DeliveryUnknown(CxtruthError):
+    """The whole message reached the server but it never confirmed it: it may or may not be delivered.
+
+    Never retried automatically (a retry could deliver a second copy); a rerun
+    without --force does not send either.
+    """
+
+    exit_code = 8

@@ -1,20 +1,26 @@
 """One unattended run of `cxtruth render`: lock, render, record, deliver.
 
 What makes a cron run safe:
-- a lock per output report, so two runs never overlap (the second raises
-  LockHeld and writes nothing);
-- every output written atomically (`render.write_atomic`), so a crash or a
-  full disk leaves the previous report intact;
+- one lock per month, whatever the format (the PDF, HTML, JSON and run
+  record of a month share it), so two runs never overlap (the second raises
+  LockHeld and writes nothing); a folder that cannot hold it is a RenderError;
+- the outputs written as a set (`render.write_outputs`): all complete under
+  temporary names, then moved into place with the run record last; the run
+  record names the PDF's and JSON's hashes, so `status` can tell when a kill
+  between two moves left files it does not describe (decision 51);
 - a run record beside the report (`<report>.run.json`): inputs' names, sizes
   and hashes, the config's hash, version, row counts, timings and the email
   outcome, so any figure can be traced to the files it came from;
-- a delivery record (`<report>.delivery.json`) written only once an email
-  was accepted by the server: a rerun does not send again without --force,
-  and a rerun after a failed send sends the stored PDF, not a new render.
+- a delivery record (`<report>.delivery.json`, `DeliveryRecord`), the
+  month's email state, written *before* the message is transmitted
+  (status "sending") and updated to "sent", "unknown" or "failed" after: a
+  rerun sends again only when the record proves nothing was delivered
+  ("failed": it sends the stored PDF) or with --force.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -22,14 +28,14 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from . import __version__
 from .config import Config
-from .errors import ConfigError, DataError, DeliveryError, LockHeld
+from .errors import ConfigError, DataError, DeliveryError, DeliveryUnknown, LockHeld, RenderError
 from .months import Month
 
 Echo = Callable[[str], None]
@@ -41,6 +47,7 @@ class OutputPaths:
     json: Path
     run: Path
     delivery: Path
+    accepted: Path  # an empty file: the server accepted the message the "sending" record names
     eml: Path
     lock: Path
 
@@ -52,9 +59,12 @@ class OutputPaths:
     @classmethod
     def for_report(cls, report: Path) -> "OutputPaths":
         stem = report.with_suffix("")
+        # One lock per month for every format: the JSON and run record are shared. It keeps
+        # the PDF's name (`.cxtruth-YYYY-MM.pdf.lock`) so a running older version is excluded too.
         return cls(report=report, json=report.with_suffix(".json"), run=Path(f"{stem}.run.json"),
-                   delivery=Path(f"{stem}.delivery.json"), eml=report.with_suffix(".eml"),
-                   lock=report.parent / f".{report.name}.lock")
+                   delivery=Path(f"{stem}.delivery.json"), accepted=report.parent / f".{stem.name}.accepted",
+                   eml=report.with_suffix(".eml"),
+                   lock=report.parent / f".{stem.name}.pdf.lock")
 
     def all_outputs(self) -> list[Path]:
         return [self.report, self.json, self.run, self.delivery, self.eml]
@@ -62,9 +72,16 @@ class OutputPaths:
 
 @contextmanager
 def run_lock(path: Path):
-    """Hold an exclusive lock on ``path`` for the run; the OS releases it if the process dies."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """Hold an exclusive lock on ``path`` for the run; the OS releases it if the process dies.
+
+    Raises LockHeld when another run holds it, RenderError when the folder cannot hold it
+    (a file in its place, read-only, full, permission denied).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _folder_error(path.parent, exc) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -72,18 +89,38 @@ def run_lock(path: Path):
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
             raise LockHeld(f"another cxtruth run (pid {holder}) is writing this report; nothing was written",
                            hint=f"wait for it to finish; the lock is {path}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError as exc:
+            raise _folder_error(path.parent, exc) from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError:
+            pass  # the pid only names the holder in the message above; a full disk fails the run where it writes
         yield
     finally:
         os.close(fd)  # closing releases the lock; the file stays, so the lock is never raced on unlink
 
 
+def _folder_error(folder: Path, exc: OSError) -> RenderError:
+    if folder.exists() and not folder.is_dir():
+        why = "it is a file, not a folder"
+    elif exc.errno == errno.ENOTDIR:
+        why = "a part of that path is a file, not a folder"
+    else:
+        why = exc.strerror or str(exc)
+    return RenderError(f"cannot use the output folder {folder}: {why}",
+                       hint="set [report] output_dir (or --out) to a folder cxtruth can write; "
+                            "check free space and permissions")
+
+
 def remove_stale_temporaries(paths: OutputPaths) -> None:
     """Temporary files of a run that was killed mid-write (only ever touched under the lock)."""
-    for output in paths.all_outputs():
-        for leftover in output.parent.glob(f".{output.name}.*.tmp"):
-            leftover.unlink(missing_ok=True)
+    try:
+        for output in paths.all_outputs():
+            for leftover in output.parent.glob(f".{output.name}.*.tmp"):
+                leftover.unlink(missing_ok=True)
+    except OSError as exc:
+        raise _folder_error(paths.report.parent, exc) from None
 
 
 def sha256_file(path: Path) -> str:
@@ -111,6 +148,131 @@ def record_bytes(record: dict[str, Any]) -> str:
     return json.dumps(record, indent=2, ensure_ascii=False) + "\n"
 
 
+UNCONFIRMED = ("sending", "unknown")  # the server may have the message; no rerun sends without --force
+
+
+@dataclass
+class DeliveryRecord:
+    """`<report>.delivery.json`: the month's email, written ahead of the transmission.
+
+    status: "sending" (written after the server said go ahead to DATA, before the
+    message is transmitted: still there means the run ended without an answer),
+    "sent" (the server replied 250), "unknown" (transmitted, never confirmed) or
+    "failed" (nothing delivered; ``body`` lets a rerun send the stored PDF as it was).
+    """
+
+    status: str
+    month: str = ""
+    report: str = ""
+    report_sha256: str = ""
+    message_id: str = ""
+    subject: str = ""
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    host: str = ""
+    body: str = ""
+    started_at: str = ""
+    sent_at: str | None = None
+    failed_at: str | None = None
+    attempts: int = 0
+    retried_errors: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> str:
+        return record_bytes(asdict(self))
+
+    @classmethod
+    def read(cls, paths: OutputPaths) -> "DeliveryRecord | None":
+        """The month's record, None if there is none.
+
+        One that cannot be read counts as "unknown" (never resend blindly); "sending" with
+        the acceptance marker beside it is "sent" (the full record could not be written).
+        """
+        if not paths.delivery.exists():
+            return None
+        raw = read_record(paths.delivery)
+        if not isinstance(raw, dict) or not isinstance(raw.get("status"), str):
+            return cls(status="unknown", error=f"{paths.delivery.name} cannot be read")
+        known = {f.name for f in fields(cls)}
+        record = cls(**{k: v for k, v in raw.items() if k in known})
+        if record.status == "sending":
+            try:
+                accepted = datetime.fromtimestamp(paths.accepted.stat().st_mtime, timezone.utc)
+            except OSError:
+                return record
+            record.status, record.sent_at = "sent", accepted.strftime("%Y-%m-%dT%H:%M:%SZ")
+            record.error = f"recorded by {paths.accepted.name} only: the full record could not be written"
+        return record
+
+    def describe(self) -> str:
+        """What an operator needs to decide: when, to whom, what happened, which Message-ID to look for."""
+        if self.status == "sent":
+            return f"sent {self.sent_at} to {', '.join(self.to + self.cc)}" + (f" ({self.error})" if self.error else "")
+        if self.status == "failed":
+            return f"FAILED {self.failed_at}: {self.error}"
+        what = (f"the message was transmitted to {self.host} at about {self.started_at} but never confirmed"
+                if self.status == "unknown" else
+                f"a send to {self.host} began at {self.started_at} and its run ended without recording "
+                "the server's answer")
+        return (f"OUTCOME UNKNOWN: {what}" + (f" ({self.error})" if self.error else "")
+                + f"; Message-ID {self.message_id or '(not recorded)'}")
+
+
+@dataclass
+class RunRecord:
+    """`<report>.run.json`: what one render read, wrote and did (docs/deployment.md, "Files beside each report").
+
+    ``outputs`` names the report and JSON with their SHA-256: the record is moved into place
+    after them, so files that do not match it were not written with it (decision 51).
+    """
+
+    cxtruth: str
+    month: str
+    started_at: str
+    finished_at: str
+    config: dict[str, str]
+    inputs: list[dict[str, Any]]
+    rejected_rows: int
+    draft: bool
+    stale_sources: list[str]
+    outputs: dict[str, dict[str, Any]]
+    timings_seconds: dict[str, float]
+    email: dict[str, Any]
+    # sources over the rejection gate (issue 17); absent in records written before it
+    weakened_sources: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return record_bytes(asdict(self))
+
+    @classmethod
+    def read(cls, path: Path) -> "RunRecord | None":
+        """The record, or None if there is none or it cannot be read."""
+        raw = read_record(path)
+        if not isinstance(raw, dict):
+            return None
+        known = {f.name for f in fields(cls)}
+        try:
+            return cls(**{k: v for k, v in raw.items() if k in known})
+        except TypeError:  # a key missing: not a record this version can describe
+            return None
+
+    def describes(self, pdf_sha256: str) -> bool:
+        return self.outputs.get("report", {}).get("sha256") == pdf_sha256
+
+    def mismatched_outputs(self, folder: Path) -> list[str]:
+        """The outputs this record names whose file is missing or is not the one its run wrote."""
+        wrong = []
+        for entry in self.outputs.values():
+            path = folder / entry.get("path", "")
+            try:
+                same = sha256_file(path) == entry.get("sha256")
+            except OSError:
+                same = False
+            if not same:
+                wrong.append(path.name)
+        return wrong
+
+
 @dataclass
 class RunOptions:
     month: Month | None = None
@@ -127,7 +289,7 @@ class RunResult:
     month: Month
     paths: OutputPaths
     summary: str
-    email_status: str  # not_requested / sent / dry_run / already_sent / failed
+    email_status: str  # not_requested / sent / dry_run / already_sent (anything else raises)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -157,7 +319,13 @@ def _inputs_record(config: Config, sources, hashes: dict[str, str]) -> list[dict
 
 
 def run_render(config_path, options: RunOptions, echo: Echo = print) -> RunResult:
-    """Everything `cxtruth render` does, as a library call."""
+    """Everything `cxtruth render` does, as a library call.
+
+    Raises LockHeld when another run holds the month's lock, RenderError when the
+    output folder or a file cannot be written, DeliveryError when nothing was
+    delivered and DeliveryUnknown when the server may have the message (this run's
+    send, or an earlier one's that this run will not repeat without ``force``).
+    """
     from .config import find_config, load_config
 
     started, timer = now_utc(), _Timer()
@@ -181,30 +349,40 @@ def run_render(config_path, options: RunOptions, echo: Echo = print) -> RunResul
     paths = OutputPaths.for_month(config.output_dir, month, options.out, options.fmt)
     with run_lock(paths.lock):
         remove_stale_temporaries(paths)
-        if options.email and not options.force and not options.dry_run:
-            delivered = read_record(paths.delivery)
-            if delivered and delivered.get("status") == "sent":
-                return RunResult(month, paths, f"{month} was already emailed on {delivered.get('sent_at')} to "
-                                 f"{', '.join(delivered.get('to', []))}; not sending again (use --force to resend)",
-                                 "already_sent")
-            stored = _stored_after_failed_send(paths)
-            if stored is not None:
-                echo(f"Sending the stored {paths.report.name} (rendered {stored['finished_at']}; "
-                     "the last send failed)")
-                return _deliver(config, paths, stored, stored_pdf=paths.report.read_bytes(),
-                                options=options, timer=timer)
+        if options.email and not options.dry_run:
+            delivery = DeliveryRecord.read(paths)
+            if delivery is not None and not options.force:
+                if delivery.status == "sent":
+                    if paths.accepted.exists():
+                        _complete_delivery_record(paths, delivery)
+                    return RunResult(month, paths, f"{month} was already emailed on {delivery.sent_at} to "
+                                     f"{', '.join(delivery.to)}; not sending again (use --force to resend)",
+                                     "already_sent")
+                if delivery.status in UNCONFIRMED:
+                    raise DeliveryUnknown(
+                        f"{month} may already have been emailed, so it is not sent again: {delivery.describe()}",
+                        hint="check the recipients' mailboxes for that Message-ID; if it did not arrive, "
+                             "`cxtruth render --email --force` sends the same PDF again")
+            # After a failed send, and with --force after an unknown outcome, the PDF already sent (or
+            # tried) goes again, under its Message-ID; --force after "sent" renders anew, as it always did.
+            resend = UNCONFIRMED if options.force else ("failed",)
+            stored = _stored_pdf(paths, delivery)
+            if stored is not None and delivery.status in resend:
+                why = "the last send failed" if delivery.status == "failed" else "--force after an unknown outcome"
+                echo(f"Sending the stored {paths.report.name} ({why}; same Message-ID)")
+                return _deliver(config, paths, month, stored, delivery.body, options, timer)
         return _render_and_maybe_send(config, config_file, month, paths, options, timer, started, echo)
 
 
-def _stored_after_failed_send(paths: OutputPaths) -> dict[str, Any] | None:
-    """The run record of a PDF whose send failed, if that PDF is still on disk unchanged."""
-    record = read_record(paths.run)
-    if not record or record.get("email", {}).get("status") not in ("failed", "pending"):
+def _stored_pdf(paths: OutputPaths, delivery: DeliveryRecord | None) -> bytes | None:
+    """The PDF the delivery record names, if it is still on disk unchanged (then it is sent as it was)."""
+    if delivery is None or not delivery.report_sha256 or delivery.report != paths.report.name:
         return None
-    pdf = record.get("outputs", {}).get("report", {})
-    if not paths.report.exists() or pdf.get("sha256") != sha256_file(paths.report):
+    try:
+        pdf = paths.report.read_bytes()
+    except OSError:
         return None
-    return record
+    return pdf if hashlib.sha256(pdf).hexdigest() == delivery.report_sha256 else None
 
 
 def _render_and_maybe_send(config: Config, config_file: Path, month: Month, paths: OutputPaths,
@@ -241,32 +419,28 @@ def _render_and_maybe_send(config: Config, config_file: Path, month: Month, path
         document_json = metrics_json(report)
         with timer("hash_inputs_wait"):
             inputs = _inputs_record(config, sources, {name: f.result() for name, f in hashes.items()})
-    record = {
-        "cxtruth": __version__,
-        "month": str(month),
-        "started_at": started,
-        "finished_at": now_utc(),
-        "config": {"path": str(config_file.resolve()), "sha256": sha256_file(config_file)},
-        "inputs": inputs,
-        "rejected_rows": report.rejected_rows,
-        "draft": report.draft,
-        "weakened_sources": [s.describe() for s in report.weakened],
-        "stale_sources": [s.describe(report.month) for s in report.stale],
-        "outputs": {
+    record = RunRecord(
+        cxtruth=__version__,
+        month=str(month),
+        started_at=started,
+        finished_at=now_utc(),
+        config={"path": str(config_file.resolve()), "sha256": sha256_file(config_file)},
+        inputs=inputs,
+        rejected_rows=report.rejected_rows,
+        draft=report.draft,
+        weakened_sources=[s.describe() for s in report.weakened],
+        stale_sources=[s.describe(report.month) for s in report.stale],
+        outputs={
             "report": {"path": paths.report.name, "sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload)},
             "json": {"path": paths.json.name, "sha256": hashlib.sha256(document_json.encode()).hexdigest()},
         },
-        "timings_seconds": timer.timings,
-        "email": {"status": "pending" if options.email and not options.dry_run else "not_requested"},
-    }
-    if config.email is not None:
-        from .delivery import summary_text
-
-        # Kept so that a resend of this PDF carries the summary of this PDF, whatever the inputs are by then.
-        record["email_body"] = summary_text(report, paths.report.name)
+        timings_seconds=timer.timings,
+        email={"status": "pending" if options.email and not options.dry_run else "not_requested"},
+    )
     with timer("write"):
-        # Everything is rendered before anything is written.
-        write_outputs({paths.report: document, paths.json: document_json, paths.run: record_bytes(record)})
+        # Everything is rendered before anything is written; the run record, which names the
+        # others' hashes, is moved into place last (decision 51).
+        write_outputs({paths.report: document, paths.json: document_json, paths.run: record.to_json()})
     counts = report.status_counts
     summary = (f"Wrote {paths.report} ({month}: {counts['off_track']} off track, {counts['at_risk']} at risk, "
                f"{counts['on_track']} on track, {counts['no_data']} no data; {report.rejected_rows} rows rejected)")
@@ -274,43 +448,126 @@ def _render_and_maybe_send(config: Config, config_file: Path, month: Month, path
     if not options.email:
         return RunResult(month, paths, summary, "not_requested", warnings)
     echo(summary)
-    result = _deliver(config, paths, record, stored_pdf=payload, options=options, timer=timer)
-    result.warnings = warnings
+    from .delivery import summary_text
+
+    # The delivery record keeps this body, so a resend of this PDF carries the summary of this PDF.
+    result = _deliver(config, paths, month, payload, summary_text(report, paths.report.name), options, timer)
+    result.warnings = warnings + result.warnings
     return result
 
 
-def _deliver(config: Config, paths: OutputPaths, record: dict[str, Any], stored_pdf: bytes,
+def _deliver(config: Config, paths: OutputPaths, month: Month, pdf: bytes, body: str,
              options: RunOptions, timer: _Timer) -> RunResult:
-    from .delivery import PASSWORD_ENV, build_message, send, subject_for
+    """Send ``pdf`` at most once, keeping the delivery record ahead of the server (module docstring)."""
+    from .delivery import PASSWORD_ENV, build_message, message_id_for, send, subject_for
     from .render import write_outputs
 
-    month = Month.parse(record["month"])
     settings = config.email
     subject = subject_for(settings, config.report, month)
-    body = record.get("email_body") or f"The {month.label} agenda is attached ({paths.report.name}).\n"
-    message = build_message(settings, subject, body, stored_pdf, paths.report.name)
+    message_id = message_id_for(settings, month, pdf)
+    message = build_message(settings, subject, body, pdf, paths.report.name, message_id)
+    pdf_sha256 = hashlib.sha256(pdf).hexdigest()
     if options.dry_run:
         write_outputs({paths.eml: message.as_bytes()})
-        record["email"] = {"status": "dry_run", "eml": paths.eml.name}
-        write_outputs({paths.run: record_bytes(record)})
+        _note_email(paths, pdf_sha256, {"status": "dry_run", "eml": paths.eml.name}, timer)
         return RunResult(month, paths, f"Wrote {paths.eml} (dry run: nothing was sent)", "dry_run")
     recipients = {"to": list(settings.to), "cc": list(settings.cc)}
+    delivery = DeliveryRecord(status="sending", month=str(month), report=paths.report.name,
+                              report_sha256=pdf_sha256, message_id=message_id, subject=subject,
+                              host=settings.host, body=body, started_at=now_utc(), **recipients)
+
+    def before_transmit() -> None:
+        # Once the server may have the message, the record says so, so no later run sends it blindly.
+        delivery.started_at = now_utc()
+        try:
+            paths.accepted.unlink(missing_ok=True)  # an earlier send's: it must not vouch for this one
+            write_outputs({paths.delivery: delivery.to_json()})
+        except OSError as exc:
+            raise RenderError(f"email not sent: cannot remove {paths.accepted}: {exc.strerror or exc}") from None
+        except RenderError as exc:
+            raise RenderError(f"email not sent: {exc} (the delivery record is written before the message "
+                              "is transmitted)", hint=exc.hint) from None
+
     try:
         with timer("send"):
-            outcome = send(settings, message, config.base_dir, password=os.environ.get(PASSWORD_ENV))
-    except DeliveryError as exc:
-        record["email"] = {"status": "failed", "error": str(exc), "failed_at": now_utc(), **recipients}
-        record["timings_seconds"] = timer.timings
-        write_outputs({paths.run: record_bytes(record)})
+            outcome = send(settings, message, config.base_dir, password=os.environ.get(PASSWORD_ENV),
+                           before_transmit=before_transmit)
+    except (DeliveryError, DeliveryUnknown) as exc:
+        # A record that cannot be written here leaves "sending" (if the message went out): still no resend.
+        delivery.status = "unknown" if isinstance(exc, DeliveryUnknown) else "failed"
+        delivery.error, delivery.failed_at = str(exc), now_utc()
+        try:
+            write_outputs({paths.delivery: delivery.to_json()})
+        except RenderError:
+            pass
+        _note_email(paths, pdf_sha256, {"status": delivery.status, "error": str(exc),
+                                        "failed_at": delivery.failed_at, **recipients}, timer)
         raise
-    sent_at = now_utc()
-    delivery = {"status": "sent", "month": str(month), "sent_at": sent_at, **recipients,
-                "subject": message["Subject"], "message_id": outcome.message_id,
-                "report": paths.report.name, "report_sha256": hashlib.sha256(stored_pdf).hexdigest(),
-                "attempts": outcome.attempts, "retried_errors": outcome.errors, "host": settings.host}
-    record["email"] = {"status": "sent", "sent_at": sent_at, "attempts": outcome.attempts, **recipients}
-    record["timings_seconds"] = timer.timings
-    write_outputs({paths.delivery: record_bytes(delivery), paths.run: record_bytes(record)})
+    delivery.status, delivery.sent_at = "sent", now_utc()
+    delivery.attempts, delivery.retried_errors = outcome.attempts, outcome.errors
+    # First the empty marker: it needs no free block, so a full disk still records the acceptance.
+    marked = _mark_accepted(paths.accepted)
+    try:
+        write_outputs({paths.delivery: delivery.to_json()})
+    except RenderError as exc:
+        accepted = f"{settings.host} accepted it at {delivery.sent_at} (Message-ID {message_id})"
+        if marked:
+            raise RenderError(f"email sent, recorded only by {paths.accepted.name}: {accepted}; {exc}",
+                              hint="a rerun knows it was sent and will not send again; free the space") from None
+        raise RenderError(f"email sent, but not recorded: {accepted}; {exc}",
+                          hint="the record written before sending stays, so a rerun will not send again; "
+                               "free the space, and expect `cxtruth status` to call the outcome unknown") from None
+    _unlink_quietly(paths.accepted)  # the full record says it now
+    warnings = _note_email(paths, pdf_sha256, {"status": "sent", "sent_at": delivery.sent_at,
+                                               "attempts": outcome.attempts, **recipients}, timer)
     tries = f" after {outcome.attempts} attempts" if outcome.attempts > 1 else ""
     return RunResult(month, paths, f"Emailed {paths.report.name} to {', '.join(settings.to + settings.cc)}{tries}",
-                     "sent")
+                     "sent", warnings)
+
+
+def _complete_delivery_record(paths: OutputPaths, delivery: DeliveryRecord) -> None:
+    """Write the full "sent" record that a full disk kept to the marker, if there is room now."""
+    from .render import write_outputs
+
+    delivery.error = None
+    try:
+        write_outputs({paths.delivery: delivery.to_json()})
+    except RenderError:
+        return  # the marker still says it
+    _unlink_quietly(paths.accepted)
+
+
+def _mark_accepted(path: Path) -> bool:
+    from .render import sync_folder
+
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+    except OSError:
+        return False
+    sync_folder(path.parent)
+    return True
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass  # a leftover marker beside a "sent" record says nothing new
+
+
+def _note_email(paths: OutputPaths, pdf_sha256: str, email: dict[str, Any], timer: _Timer) -> list[str]:
+    """Copy the email outcome into the run record if that record describes this PDF.
+
+    The delivery record is the authority; the run record's copy is history, so a failure here is a warning.
+    """
+    from .render import write_outputs
+
+    record = RunRecord.read(paths.run)
+    if record is None or not record.describes(pdf_sha256):
+        return []
+    record.email, record.timings_seconds = email, {**record.timings_seconds, **timer.timings}
+    try:
+        write_outputs({paths.run: record.to_json()})
+    except RenderError as exc:
+        return [f"the run record was not updated: {exc}"]
+    return []

@@ -149,7 +149,8 @@ def test_refused_recipient_fails_at_once_and_is_named(handcalc, run, smtp_server
     assert "Traceback" not in result.output
     assert handler.messages == [] and handler.data_calls == 0  # nobody got half a delivery
     assert (reports(config) / "cxtruth-2026-10.pdf").exists()
-    assert not (reports(config) / "cxtruth-2026-10.delivery.json").exists()
+    delivery = json.loads((reports(config) / "cxtruth-2026-10.delivery.json").read_text())
+    assert delivery["status"] == "failed" and "cfo@fixture.example refused" in delivery["error"]
     run_record = json.loads((reports(config) / "cxtruth-2026-10.run.json").read_text())
     assert run_record["email"]["status"] == "failed"
 
@@ -163,7 +164,8 @@ def test_server_down_fails_clearly_then_rerun_sends_the_stored_pdf(handcalc, run
     assert f"cannot connect to 127.0.0.1:{port}" in result.stderr
     pdf = reports(config) / "cxtruth-2026-10.pdf"
     stored = pdf.read_bytes()
-    assert not (reports(config) / "cxtruth-2026-10.delivery.json").exists()
+    delivery = json.loads((reports(config) / "cxtruth-2026-10.delivery.json").read_text())
+    assert delivery["status"] == "failed" and "cannot connect" in delivery["error"]
     status = run("status", "--month", "2026-10", "--config", config)
     assert status.exit_code == 7 and "email: FAILED" in status.stdout
 
