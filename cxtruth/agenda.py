@@ -7,6 +7,8 @@ a `Report` out — which templates render and `metrics_document` serialises.
 from __future__ import annotations
 
 import json
+import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +27,7 @@ from .score import ScoredMetric, score_metrics
 from .sources import Sources
 from .verbatims import Verbatims, month_verbatims
 
+log = logging.getLogger("cxtruth")
 TREND_MONTHS = 13
 OPENING_MINUTES = 5
 CLOSING_MINUTES = 5
@@ -239,6 +242,7 @@ def _source_summaries(sources: Sources) -> list[SourceSummary]:
 def build_report(config: Config, sources: Sources, month: Month) -> Report:
     """Compute, score and arrange everything for ``month``. Pure: no file is read or written."""
     months = month.trailing(TREND_MONTHS)
+    started = time.perf_counter()
     # The month's comments are picked while the metrics are computed (another core's work).
     with ThreadPoolExecutor(max_workers=1) as pool:
         verbatims = pool.submit(month_verbatims, sources.frame("nps"), month)
@@ -250,6 +254,7 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
     quality = metric_quality(sources_quality)
     metrics = score_metrics(config, history, month,
                             withheld={key: q.reason for key, q in quality.items() if q.reason})
+    log.info("computed %d metrics over %d months (%.1f s)", len(metrics), len(months), time.perf_counter() - started)
     generated_at = generated_now(config.report.timezone)
     ledger = build_ledger(sources.frame("actions"), ledger_as_of(month, generated_at.date()))
     sections = _sections(config, metrics, ledger)

@@ -35,6 +35,42 @@ config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
     help="config.toml to use (default: $CXTRUTH_CONFIG, then ./config.toml).",
 )
+
+
+def _output(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """--quiet / --verbose: where the named stages go (cxtruth's logger, on stderr)."""
+    ctx.meta[param.name] = value
+    show_progress(quiet=ctx.meta.get("quiet", False), verbose=ctx.meta.get("verbose", False))
+    return value
+
+
+def output_options(command):
+    """-q/--quiet and -v/--verbose, as every command takes them."""
+    command = click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_output,
+                           help="Show each stage (sources read, metrics computed, PDF drawn) on stderr, "
+                                "also when it is not a terminal.")(command)
+    return click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_output,
+                        help="Print only warnings and errors (no stages, no summary line).")(command)
+
+
+def show_progress(quiet: bool = False, verbose: bool = False) -> None:
+    """Stages go to stderr on a terminal or with --verbose; never with --quiet, nor under cron."""
+    import logging
+
+    log = logging.getLogger("cxtruth")
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+    log.propagate = False
+    if quiet or not (verbose or sys.stderr.isatty()):
+        log.setLevel(logging.WARNING)
+        log.addHandler(logging.NullHandler())
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("· %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
 month_option = click.option(
     "--month", type=MONTH, default=None,
     help="Month to report, YYYY-MM (default: the previous calendar month in the report time zone).",
@@ -98,6 +134,7 @@ def cli():
 
 
 @cli.command()
+@output_options
 @month_option
 @config_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
@@ -119,13 +156,16 @@ def render(month, config_path, out, fmt, email, force, dry_run, strict):
     if email and fmt != "pdf":
         raise click.UsageError("--email sends the PDF; drop --format html")
     options = RunOptions(month=month, out=out, fmt=fmt, email=email, force=force, dry_run=dry_run, strict=strict)
-    result = run_render(config_path, options, echo=click.echo)
+    quiet = click.get_current_context().meta.get("quiet", False)
+    result = run_render(config_path, options, echo=(lambda text: None) if quiet else click.echo)
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
-    click.echo(result.summary)
+    if not quiet:
+        click.echo(result.summary)
 
 
 @cli.command()
+@output_options
 @month_option
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the DATA_CONTRACT §5 JSON document.")
@@ -151,6 +191,7 @@ def metrics(month, config_path, as_json):
 
 
 @cli.command()
+@output_options
 @month_option
 @config_option
 def actions(month, config_path):
@@ -181,6 +222,7 @@ def actions(month, config_path):
 
 
 @cli.command()
+@output_options
 @month_option
 @config_option
 def status(month, config_path):
@@ -233,6 +275,7 @@ def status(month, config_path):
 
 
 @cli.command()
+@output_options
 @config_option
 def validate(config_path):
     """Read every source and report rows read, rejected and the date range.
@@ -267,7 +310,8 @@ def validate(config_path):
         span = result.date_range()
         dates = f"{span[0]:%Y-%m-%d} .. {span[1]:%Y-%m-%d}" if span and not _is_nat(span[0]) else "no dates"
         gate = quality[name]
-        word = "FAILED" if gate.weakened else "ok"
+        word = "FAILED" if gate.weakened or gate.emptied else "ok"
+        failed = failed or gate.emptied
         aside = (f", {result.filtered:,} filtered out" if result.filtered else "") + (
             f", {result.set_aside:,} lines set aside" if result.set_aside else "")
         click.echo(f"{name:<10} {word:<6} {result.rows_read:>9,} rows, {result.rejected:>6,} rejected{aside}, {dates}")
@@ -294,6 +338,7 @@ def validate(config_path):
 
 
 @cli.command()
+@output_options
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the draft (default: config.toml in the current folder). Never overwritten.")

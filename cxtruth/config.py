@@ -210,8 +210,13 @@ class SourceConfig(_Strict):
     @field_validator("compute")
     @classmethod
     def _expressions(cls, value: dict[str, str]) -> dict[str, str]:
+        from .expressions import is_value, parse
+
         for canonical, expression in value.items():
             _check_expression(expression, f"{canonical}: ")
+            if not is_value(parse(expression)):
+                raise ValueError(f"{canonical}: {expression!r} is a condition; a computed column is a value "
+                                 "(columns, numbers, + - * /, monthly(), lower(), trim())")
         return value
 
     @field_validator("sheet")

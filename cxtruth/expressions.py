@@ -272,7 +272,11 @@ def parse(text: str) -> Node:
     except VisitError as exc:
         if isinstance(exc.orig_exc, ExpressionError):
             raise exc.orig_exc from None
+        if isinstance(exc.orig_exc, RecursionError):
+            raise ExpressionError("the expression nests too deeply") from None
         raise
+    except RecursionError:
+        raise ExpressionError("the expression nests too deeply") from None
 
 
 # -- row filters on an export's text cells ---------------------------------------
@@ -348,7 +352,7 @@ def row_values(node: Node, cells: dict):
 
     def value(n):
         if isinstance(n, Column):
-            return cells[n.name].astype(str)
+            return cells[n.name].astype(object).fillna("").astype(str).astype(object)
         if isinstance(n, Literal):
             return n.value
         if isinstance(n, Arith):
@@ -369,6 +373,11 @@ def row_values(node: Node, cells: dict):
     result = value(node)
     if not isinstance(result, pd.Series):
         result = pd.Series([result] * length)
-    if result.dtype != object:
+    if pd.api.types.is_numeric_dtype(result):
         result = result.where(np.isfinite(result))
     return result
+
+
+def is_value(node: Node) -> bool:
+    """Whether ``node`` gives a value per row (a column, arithmetic, a function), not a condition."""
+    return isinstance(node, (Column, Literal, Arith, Call))

@@ -21,9 +21,13 @@ from .formatting import fmt_count
 
 
 def fmt_share(share: float) -> str:
-    """96.5 %, 5 %, 0.3 %: one decimal where it says something."""
+    """96.5 %, 5 %, 0.3 %: one decimal, two where one would round to a whole 0 or 100 %
+    that it is not (99.96 % is not all), none for a whole number."""
     percent = 100 * share
-    return f"{percent:.1f} %".replace(".0 %", " %") if percent < 100 else "100 %"
+    text = f"{percent:.1f}"
+    if text in ("0.0", "100.0") and percent not in (0.0, 100.0):
+        text = f"{percent:.2f}"
+    return (text[:-2] if text.endswith(".0") and percent == int(percent) else text) + " %"
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,12 @@ class SourceQuality:
     # usage events whose account accounts.csv does not have (adoption, when both are read):
     # kept, but the account metrics cannot count them
     unmatched: int = 0
+    filtered: int = 0  # rows the source's where (or skip_blank) left out
+
+    @property
+    def emptied(self) -> bool:
+        """Every row was filtered out: a filter that keeps nothing is a mistake, not a quiet month."""
+        return self.rows == 0 and self.filtered > 0
 
     @property
     def unmatched_over_gate(self) -> bool:
@@ -98,8 +108,8 @@ class MetricQuality:
 
     @property
     def partial(self) -> list[SourceQuality]:
-        """The sources it read that had rows left out."""
-        return [s for s in self.sources if s.used < s.rows]
+        """The sources it read that had rows left out (combined parts of one account are not)."""
+        return [s for s in self.sources if s.rejected]
 
     @property
     def rows_note(self) -> str | None:
@@ -119,7 +129,7 @@ def source_quality(config: Config, results: dict) -> dict[str, SourceQuality]:
     return {
         name: SourceQuality(name, r.path.name, r.rows_read, r.accepted, r.rejected, r.broken,
                             config.rejection_limit(name), tuple(r.reasons), tuple(r.absent_columns),
-                            _unmatched(name, r, results))
+                            _unmatched(name, r, results), r.filtered)
         for name, r in results.items() if r.status == "read"
     }
 
@@ -142,6 +152,10 @@ def metric_quality(sources: dict[str, SourceQuality]) -> dict[str, MetricQuality
                             f"from {fmt_count(s.used)} of {fmt_count(s.rows)} {s.file} rows",
                             s.reason_lines()[0] if s.reasons else None)
                    for s in read if s.weakened]
+        reasons += [Unscored(f"every row of {s.file} was left out by its where filter ({fmt_count(s.filtered)} "
+                             "rows), so there is nothing to count", f"{s.file}: every row filtered out",
+                             f"check [sources.{s.name}] where: it names the export's own column values")
+                    for s in read if s.emptied]
         usage, accounts = sources.get("adoption"), sources.get("accounts")
         if ("adoption" in info.sources and "accounts" in info.sources and usage and accounts
                 and usage.unmatched_over_gate and not usage.weakened and not accounts.weakened):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import hashlib
 import json
 import os
@@ -39,6 +40,7 @@ from .errors import ConfigError, DataError, DeliveryError, DeliveryUnknown, Lock
 from .months import Month
 
 Echo = Callable[[str], None]
+log = logging.getLogger("cxtruth")
 
 
 @dataclass(frozen=True)
@@ -293,6 +295,11 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
 
 
+# The stages a terminal is told about as they end (logging "cxtruth"; the CLI shows them).
+_STAGES = {"render_html": "laid out the report", "render_pdf": "drew the PDF", "write": "wrote the outputs",
+           "send": "emailed the PDF"}
+
+
 class _Timer:
     def __init__(self):
         self.timings: dict[str, float] = {}
@@ -304,6 +311,8 @@ class _Timer:
             yield
         finally:
             self.timings[name] = round(time.perf_counter() - start, 3)
+        if name in _STAGES:  # only when the stage ended normally
+            log.info("%s (%.1f s)", _STAGES[name], self.timings[name])
 
 
 def _inputs_record(config: Config, sources, hashes: dict[str, str]) -> list[dict[str, Any]]:

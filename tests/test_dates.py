@@ -1,6 +1,8 @@
 """Dates and times as exports write them (issue 19): patterns, lists, epoch, Excel serials,
 12-hour clocks, offsets, a source's own zone and month names in other languages."""
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -168,3 +170,16 @@ def test_a_bad_date_setting_is_a_config_error_through_the_cli(tmp_path, run, set
 def test_dates_through_the_cli(tmp_path, metrics_json, rows, setting, n):
     doc = metrics_json(cli_project(tmp_path, rows, setting))
     assert doc["metrics"]["nps"]["n"] == n and doc["data_quality"]["rejected_rows"] == 0
+
+
+@pytest.mark.parametrize("bad", ["31/09/2026 10:00", "29/02/2026 10:00", "31/04/2026 09:00"])
+def test_an_impossible_date_is_rejected_not_rolled_into_the_next_month(tmp_path, run, bad):
+    """Arrow's strptime reads 31/09 as October 1; both CSV paths must refuse it (review of issue 19)."""
+    config = cli_project(tmp_path, f"r1,01/10/2026 10:00,9\nr2,{bad},3\n" + "".join(
+        f"r{i},{i - 2:02d}/10/2026 10:00,9\n" for i in range(3, 30)), 'date_format = "%d/%m/%Y %H:%M"')
+    for extra in ("", '\nwhere = "response_id != \\"zz\\""'):  # the typed read, then the line-by-line one
+        config.write_text(config.read_text(encoding="utf-8") + extra, encoding="utf-8")
+        result = run("metrics", "--month", "2026-10", "--config", config, "--json")
+        doc = json.loads(result.stdout)
+        assert doc["data_quality"]["issues"][0]["value"] == bad and doc["data_quality"]["issues"][0]["line"] == 3
+        assert doc["metrics"]["nps"]["n"] == 28

@@ -7,6 +7,8 @@ reason); a file that cannot be read as a table raises `DataError`.
 
 from __future__ import annotations
 
+import logging
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -32,6 +34,7 @@ from .rows import needs_rows_path, read_rows
 from .workbook import check_kind
 
 ISSUE_COLUMNS = ["file", "line", "column", "value", "reason"]
+log = logging.getLogger("cxtruth")
 _NAT = np.iinfo(np.int64).min  # NaT's int64 nanoseconds
 _VALUE_CAP = 120  # characters of a bad cell kept in a report
 
@@ -246,6 +249,16 @@ def _rows_word(n: int) -> str:
 def read_source(name: str, config: Config, account_ids: pd.Series | None = None) -> SourceResult:
     """One source read and validated. ``account_ids``: the accepted accounts' ids, if
     known; a fast-path read then also looks its rows' account ids up in them."""
+    started = time.perf_counter()
+    result = _read_source(name, config, account_ids)
+    if result.status == "read":  # a stage on a terminal (cxtruth --verbose; quiet under cron)
+        log.info("read %s: %s rows, %s rejected%s (%.1f s)", result.path.name, f"{result.rows_read:,}",
+                 f"{result.rejected:,}", f", {result.filtered:,} filtered out" if result.filtered else "",
+                 time.perf_counter() - started)
+    return result
+
+
+def _read_source(name: str, config: Config, account_ids: pd.Series | None) -> SourceResult:
     source = plan(name, config)
     spec, path = source.spec, source.path
     if not path.is_file():
@@ -263,7 +276,10 @@ def read_source(name: str, config: Config, account_ids: pd.Series | None = None)
     options = source.config.row_options
     if kind in ("json", "workbook") or (kind == "text" and not source.parquet and needs_rows_path(path, options)):
         rows = read_rows(path, "csv" if kind == "text" else kind, options, source.wanted, name)
-        result = _validated(name, path, spec, rows.raw, None, source.config, config, account_ids)
+        # A workbook's number cells are numbers, written out with a point: no decimal mark to apply.
+        settings = source.config.model_copy(update={"decimal": ".", "thousands": None}) if kind == "workbook" \
+            else source.config
+        result = _validated(name, path, spec, rows.raw, None, settings, config, account_ids)
         result.set_aside, result.filtered = rows.set_aside, rows.filtered
         return result
     if source.parquet:

@@ -67,6 +67,9 @@ def _check_pattern(pattern: str) -> None:
         if not any(d in pattern for d in group):
             raise ValueError(f"{pattern!r} names no {'year' if '%Y' in group else 'month'} "
                              f"(one of {', '.join(group)})")
+    if "%Z" in pattern:
+        raise ValueError(f"{pattern!r}: %Z (a zone name such as PST) is not read; write %z for an offset "
+                         "(+0200, Z), or set the source's timezone")
     if "%I" in pattern and "%p" not in pattern:
         raise ValueError(f"{pattern!r}: a 12-hour clock (%I) needs %p (AM/PM)")
     try:  # pandas' own strptime compiles the pattern: bad directives and repeats fail here
@@ -203,11 +206,67 @@ def _fill(instants: np.ndarray, offset: np.ndarray, text: pa.Array, present: np.
 
 
 def _arrow_strptime(cells: pa.Array, pattern: str) -> np.ndarray:
-    """Arrow's C++ strptime (UTC instants for %z, else wall clock); NaT where it does not match."""
+    """Arrow's C++ strptime (UTC instants for %z, else wall clock); NaT where it does not match,
+    and where it read an impossible date as a later one (see `suspect_days`)."""
     try:
-        return _as_numpy(pc.strptime(cells, format=pattern, unit="ns", error_is_null=True))
+        parsed = _as_numpy(pc.strptime(cells, format=pattern, unit="ns", error_is_null=True))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a directive it lacks
         return np.full(len(cells), np.datetime64("NaT"), dtype="datetime64[ns]")
+    check = suspect_days(parsed, aware="%z" in pattern)
+    if check.any():
+        wrong = _rolled_over(pc.filter(cells, pa.array(check)), parsed[check], pattern)
+        parsed[np.flatnonzero(check)[wrong]] = np.datetime64("NaT")
+    return parsed
+
+
+def _rolled_over(cells: pa.Array, parsed: np.ndarray, pattern: str) -> np.ndarray:
+    """Which of ``parsed`` are not the day written in ``cells``: Arrow rolled an impossible
+    date over. The written day is taken with the regular expression Python's own strptime
+    builds for the pattern (RE2 runs it, vectorised); a pattern without %d is checked by
+    pandas' strptime, which refuses impossible dates."""
+    import _strptime
+
+    if "%d" not in pattern or "%z" in pattern:
+        strict = _pandas_strptime(cells, pattern)
+        return strict != parsed  # NaT never equals: refused there, so refused here
+    regex = "(?i)^" + _strptime._TimeRE_cache.pattern(pattern) + "$"
+    written = pc.extract_regex(cells, regex).field("d")
+    day = pc.cast(pc.if_else(pc.equal(written, ""), None, pc.utf8_trim_whitespace(written)), pa.int64())
+    read = (parsed - parsed.astype("datetime64[M]")).astype("timedelta64[D]").astype(np.int64) + 1
+    return ~pc.fill_null(pc.equal(day, pa.array(read)), False).to_numpy(zero_copy_only=False)
+
+
+def suspect_days(parsed: np.ndarray, aware: bool = False) -> np.ndarray:
+    """Which parsed values may be an impossible date rolled over. Arrow's strptime reads
+    "31/09/2026" as October 1 and "29/02/2026" as March 1 instead of refusing them, so a
+    value on the 1st-3rd of a month may be one; with an offset the written day may differ
+    from the instant's by one, so the last days of a month are suspect too."""
+    day = (parsed - parsed.astype("datetime64[M]")).astype("timedelta64[D]").astype(np.int64) + 1
+    suspect = day <= (4 if aware else 3)
+    if aware:
+        suspect |= day >= 28
+    return suspect & ~np.isnat(parsed)
+
+
+def typed_read_is_exact(text: pa.Array, typed: pa.Array, patterns: tuple[str, ...]) -> bool:
+    """Whether Arrow's typed CSV read of a date column (``typed``, with ``patterns`` as its
+    timestamp parsers) read every suspect day as the text path would: an impossible date
+    ("31/09/2026") rolled into the next month means the file must take the text path."""
+    stamps = _as_numpy(typed)
+    check = suspect_days(stamps, aware=pa.types.is_timestamp(typed.type) and typed.type.tz is not None)
+    if not check.any():
+        return True
+    cells = pc.filter(text, pa.array(check))
+    checked = stamps[check]
+    for pattern in patterns:  # a cell's pattern is the first that reads it, as Arrow tried them
+        try:
+            reads = ~np.isnat(_as_numpy(pc.strptime(cells, format=pattern, unit="ns", error_is_null=True)))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        if reads.any() and _rolled_over(pc.filter(cells, pa.array(reads)), checked[reads], pattern).any():
+            return False
+        cells, checked = pc.filter(cells, pa.array(~reads)), checked[~reads]
+    return True
 
 
 def _pandas_strptime(cells: pa.Array, pattern: str) -> np.ndarray:
@@ -282,8 +341,16 @@ def _special(text: pa.Array, special: str, source_zone: str) -> np.ndarray:
     numbers = pd.to_numeric(pd.Series(text.to_pandas(), dtype=object), errors="coerce").astype("float64")
     if special == "excel":
         days = numbers.where((numbers > 0) & (numbers < 2_958_466))  # up to 9999-12-31
-        naive = _EXCEL_EPOCH + pd.to_timedelta((days * 86_400_000).round(), unit="ms")
-        return _localize(naive.to_numpy(dtype="datetime64[ns]"), source_zone)
+        naive = (_EXCEL_EPOCH + pd.to_timedelta((days * 86_400_000).round(), unit="ms")).to_numpy(
+            dtype="datetime64[ns]")
+        instants = _localize(naive, source_zone)
+        # A workbook's date cells come as ISO 8601 beside serial numbers: both are read.
+        iso_like = pc.fill_null(pc.match_substring_regex(text, r"^\d{4}-\d{2}-\d{2}"), False)
+        rest = np.isnat(instants) & iso_like.to_numpy(zero_copy_only=False)
+        if rest.any():
+            cells = pc.filter(text, pa.array(rest))
+            instants[rest] = _iso_cells(cells, _has_offset(cells), source_zone)
+        return instants
     scale = 1_000 if special == "epoch_ms" else 1
     stamps = pd.to_datetime((numbers / scale * 1e6).round(), unit="us", errors="coerce")
     return stamps.where((stamps >= _EARLIEST) & (stamps < _LATEST)).to_numpy(dtype="datetime64[ns]")

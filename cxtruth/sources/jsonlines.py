@@ -15,6 +15,7 @@ import gzip
 import io
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 from ..errors import DataError
@@ -90,18 +91,28 @@ def read_objects(path: Path, wanted: set[str] | None = None) -> tuple[list[str],
                     except json.JSONDecodeError as exc:
                         raise DataError(f"{path.name}: line {line}{_member(path, member)}: not a JSON object "
                                         f"({exc.msg} at character {exc.colno})") from None
+                    except (RecursionError, ValueError) as exc:  # nesting past Python's stack, 5,000-digit numbers
+                        what = "nests too deeply" if isinstance(exc, RecursionError) else "holds a number too long"
+                        raise DataError(f"{path.name}: line {line}{_member(path, member)}: the JSON object {what} "
+                                        "to read") from None
                     if not isinstance(value, dict):
                         raise DataError(f"{path.name}: line {line}{_member(path, member)}: expected one JSON "
                                         f"object per line, found {type(value).__name__}")
-                    cells = flatten(value)
+                    try:
+                        cells = flatten(value)
+                    except RecursionError:
+                        raise DataError(f"{path.name}: line {line}{_member(path, member)}: the JSON object "
+                                        "nests too deeply to read") from None
                     for name in cells:
                         names.setdefault(name)
                     rows.append(cells if wanted is None else {k: v for k, v in cells.items() if k in wanted})
                     lines.append(line)
     except UnicodeDecodeError as exc:
         raise DataError(f"{path.name}: line {line + 1}: not valid UTF-8 text ({exc.reason})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path.name}: cannot be read: {exc}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, gzip.BadGzipFile, zlib.error) as exc:
+        raise DataError(f"{path.name}: cannot be read: the compressed data is damaged ({type(exc).__name__})"
+                        if not isinstance(exc, OSError) or isinstance(exc, gzip.BadGzipFile)
+                        else f"{path.name}: cannot be read: {exc.strerror or exc}") from None
     return list(names), rows, lines
 
 

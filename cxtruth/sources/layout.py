@@ -107,7 +107,9 @@ def _filled(cells: list[str]) -> bool:
 
 def _trailer_start(body: list[tuple[int, list[str]]], layout: TableLayout) -> int:
     """The index of the first trailer line: trailers are a run at the end of the data."""
-    patterns = [re.compile(p, re.IGNORECASE) for p in layout.trailers]
+    # The user's patterns match at the start of the first cell ("Report generated" matches
+    # "Report generated 2026-11-01 by Acme"); the built-in ones describe the whole cell.
+    patterns = [re.compile(f"(?:{p}).*", re.IGNORECASE) for p in layout.trailers]
     if layout.detect_trailers:
         patterns += [re.compile(p, re.IGNORECASE) for p in BUILT_IN_TRAILERS]
     if not patterns:

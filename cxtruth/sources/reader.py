@@ -416,6 +416,8 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
     found, read_headers, arrow_encoding = layout.found, layout.read_headers, layout.arrow_encoding
     if layout.column_types:
         typed = _typed_read(path, layout, delimiter, newlines_in_values)
+        if typed is not None and typed.num_rows and layout.date_patterns:
+            typed = _dates_exact(path, layout, delimiter, newlines_in_values, typed)
         if typed is not None and typed.num_rows:
             lines = ConsecutiveLines(2, typed.num_rows)
             _refuse_unclosed_quote(path, typed, lines, [], encoding, delimiter)
@@ -510,6 +512,31 @@ def _sample_rows(sample: str, delimiter: str, header: list[str]) -> dict[str, li
     except csv.Error:  # e.g. a NUL or a huge cell in the sample: the sample only guides the types
         rows = []
     return {name: [row[i] for row in rows if len(row) > i] for i, name in enumerate(header)}
+
+
+def _dates_exact(path: Path, layout: _Layout, delimiter: str, newlines_in_values: bool,
+                 typed: pa.Table) -> pa.Table | None:
+    """``typed``, or None when a date pattern read an impossible date (31/09) as a later one:
+    the text path then names the cell. Only the date columns are read again, as text."""
+    from .dates import typed_read_is_exact
+
+    dated = [h for h, t in (layout.column_types or {}).items() if pa.types.is_timestamp(t)]
+    if not dated:
+        return typed
+    try:
+        text = pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding=layout.arrow_encoding, use_threads=True,
+                                                                   block_size=16 << 20),
+                              parse_options=pacsv.ParseOptions(delimiter=delimiter,
+                                                               newlines_in_values=newlines_in_values),
+                              convert_options=pacsv.ConvertOptions(include_columns=dated, column_types={
+                                  h: pa.large_string() for h in dated}, strings_can_be_null=True))
+    except (pa.ArrowInvalid, UnicodeDecodeError, OSError):
+        return None
+    for header in dated:
+        if not typed_read_is_exact(text.column(header).combine_chunks(), typed.column(header).combine_chunks(),
+                                   layout.date_patterns):
+            return None
+    return typed
 
 
 def _read_typed(path: Path, encoding: str, delimiter: str, headers: list[str], newlines_in_values: bool,
