@@ -315,7 +315,7 @@ def _validated(name: str, path: Path, spec: SourceSpec, raw, read, source_config
     if name == "accounts" and len(frame) < len(raw.frame):
         ids_in_file = pd.Index(raw.frame["account_id"].str.strip().unique())
     return SourceResult(
-        name, path, "read", frame=frame, rows_read=len(raw.frame) + len(raw.ragged),
+        name, path, "read", frame=frame, rows_read=len(raw.frame) + len(raw.ragged), set_aside=raw.blank_rows,
         issues=validator.issues(), rejected=validator.rejected_count, superseded=validator.superseded_count,
         reasons=validator.top_reasons(), absent_columns=_absent_columns(spec, raw.headers),
         warnings=validator.warnings(), lines=lines, ids_in_file=ids_in_file,

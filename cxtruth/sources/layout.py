@@ -4,8 +4,9 @@ Exports are not always one header line and data to the end. A survey tool
 writes two or three header lines (question text, sub-labels, import ids); a
 CRM report ends in "Grand Totals (3 records)", a confidentiality line and a
 copyright line. `TableLayout` says where the names are; `lay_out` takes the
-lines of a sheet (each with its physical line number, as a spreadsheet or an
-editor shows it) and returns the column names, the data lines and what was
+lines of a sheet (each with its row number as a spreadsheet shows it: the
+header row, blank rows counted, a record with a line break in a quoted value
+one row) and returns the column names, the data lines and what was
 set aside — skipped and trailer lines are counted, never rejected as rows.
 Pure: lists in, lists out.
 """
@@ -38,7 +39,7 @@ class TableLayout:
 
 @dataclass
 class Laid:
-    """A sheet's table: names, data lines and the physical line of each."""
+    """A sheet's table: names, data lines and the row number of each."""
 
     names: list[str]
     # for header_rows > 1: a name on the first header line alone -> the joined name, where
@@ -51,7 +52,7 @@ class Laid:
 
 
 def lay_out(lines: list[tuple[int, list[str]]], layout: TableLayout) -> Laid | None:
-    """The table in ``lines`` ((physical line, cells) pairs); None when there is no header line."""
+    """The table in ``lines`` ((row number, cells) pairs); None when there is no header line."""
     header_at = layout.header_row
     before = [cells for number, cells in lines if number < header_at]
     names_lines = [cells for number, cells in lines if header_at <= number < header_at + layout.header_rows]
@@ -63,6 +64,8 @@ def lay_out(lines: list[tuple[int, list[str]]], layout: TableLayout) -> Laid | N
     skipped += sum(1 for number, cells in lines
                    if header_at + layout.header_rows <= number < data_from and _filled(cells))
     body = [(number, cells) for number, cells in lines if number >= data_from and _filled(cells)]
+    # a line of delimiters only (",,,,") is no row: set aside and counted, as the Arrow reader does
+    skipped += sum(1 for number, cells in lines if number >= data_from and len(cells) > 1 and not _filled(cells))
     trailer = _trailer_start(body, layout)
     return Laid(names, aliases, [c for _, c in body[:trailer]], [n for n, _ in body[:trailer]], skipped,
                 [n for n, _ in body[trailer:]])

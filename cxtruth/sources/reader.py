@@ -71,6 +71,7 @@ class RawTable:
     ragged: list[tuple[int, str, int, int]]  # (line, text, expected fields, found fields)
     # The fast path: columns already parsed by Arrow to the requested types (frame is None).
     typed: pa.Table | None = None
+    blank_rows: int = 0  # rows of delimiters only (",,,,", as spreadsheets save them): set aside
 
 
 def _normalise(header: str) -> str:
@@ -447,9 +448,20 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
     _refuse_unclosed_quote(path, table, lines, ragged, encoding, delimiter)
     import pandas as pd
 
+    import pyarrow.compute as pc  # here, not at the top: decision 37
+
+    # A row of delimiters only is no row (the line-by-line reader skips it too): set aside, counted.
+    blank = None
+    for column in table.columns:
+        empty = pc.equal(pc.utf8_trim_whitespace(column), "")
+        blank = empty if blank is None else pc.and_(blank, empty)
+    blank_rows = 0 if blank is None else int(pc.sum(blank).as_py() or 0)
+    if blank_rows:
+        keep = pc.invert(blank)
+        table, lines = table.filter(keep), lines[keep.to_numpy(zero_copy_only=False)]
     frame = pd.DataFrame({canonical: table.column(h).to_pandas() for canonical, h in found.items()})
     frame.index = pd.RangeIndex(len(frame))
-    return RawTable(frame, lines, found, ragged)
+    return RawTable(frame, lines, found, ragged, blank_rows=blank_rows)
 
 
 def _read_text(path: Path, encoding: str, delimiter: str, headers: list[str], newlines_in_values: bool,

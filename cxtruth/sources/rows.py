@@ -9,7 +9,8 @@ line 1 and data to the end. Everything else comes here and leaves as the same
 - a workbook sheet (XLSX, XLS, ODS);
 - JSON lines (no header: the keys are the names).
 
-Line numbers are physical: the line a spreadsheet or an editor shows. Lines
+Line numbers are the rows a spreadsheet shows (DATA_CONTRACT §2): blank lines count, a quoted
+value spanning lines is one row, as the Arrow reader numbers them. Lines
 set aside (before the header, `skip_rows`, trailers) and rows a filter left
 out are counted, never rejected.
 """
@@ -106,15 +107,13 @@ def _python_encoding(encoding: str) -> str:
 
 
 def csv_lines(path: Path, options: RowOptions, source: str) -> list[tuple[int, list[str]]]:
-    """Every record of a CSV export with the physical line it starts on."""
+    """Every record of a CSV export with its row as a spreadsheet numbers it (DATA_CONTRACT §2):
+    the header is row 1, a blank line is a row, a record whose quoted text spans lines is one."""
     read_header(path, options.encoding, options.delimiter, source)  # the same early checks as the Arrow path
     try:
         with path.open("r", encoding=_python_encoding(options.encoding), newline="") as handle:
             reader = csv.reader(handle, delimiter=options.delimiter, strict=False)
-            out, line = [], 1
-            for cells in reader:
-                out.append((line, cells))
-                line = reader.line_num + 1
+            out = [(row, cells) for row, cells in enumerate(reader, start=1)]  # a blank line is []
     except UnicodeDecodeError as exc:
         raise DataError(f"{path.name}: not valid {options.encoding} text ({exc.reason})",
                         hint='set encoding under the source in config.toml, e.g. encoding = "cp1252"') from None
