@@ -108,13 +108,19 @@ class Report:
         return bool(self.weakened or self.stale)
 
     @property
+    def stale_shown(self) -> list[StaleSource]:
+        """Stale sources, but for those over the gate: their freshness says nothing more."""
+        weakened = {s.name for s in self.weakened}
+        return [s for s in self.stale if s.name not in weakened]
+
+    @property
     def draft_reasons(self) -> list[str]:
-        return [s.describe() for s in self.weakened] + [s.describe(self.month) for s in self.stale]
+        return [s.describe() for s in self.weakened] + [s.describe(self.month) for s in self.stale_shown]
 
     @property
     def draft_kind(self) -> str:
         """What makes it a draft, in two or three words (the page header)."""
-        if self.weakened and self.stale:
+        if self.weakened and self.stale_shown:
             return "data problems"
         return "rows rejected" if self.weakened else "stale data"
 

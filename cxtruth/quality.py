@@ -149,12 +149,12 @@ def metric_quality(sources: dict[str, SourceQuality]) -> dict[str, MetricQuality
         reasons = [Unscored(f"{s.file} had {fmt_count(s.broken)} of {fmt_count(s.rows)} rows rejected "
                             f"({fmt_share(s.share)}, over the {fmt_share(s.limit)} limit), so the number "
                             f"would rest on {fmt_count(s.used)} row{'s' if s.used != 1 else ''}",
-                            f"from {fmt_count(s.used)} of {fmt_count(s.rows)} {s.file} rows",
-                            s.reason_lines()[0] if s.reasons else None)
+                            f"only {fmt_count(s.used)} of {fmt_count(s.rows)} {s.file} rows usable",
+                            f"Most rows: {s.reason_lines()[0]}" if s.reasons else None)
                    for s in read if s.weakened]
         reasons += [Unscored(f"every row of {s.file} was left out by its where filter ({fmt_count(s.filtered)} "
                              "rows), so there is nothing to count", f"{s.file}: every row filtered out",
-                             f"check [sources.{s.name}] where: it names the export's own column values")
+                             f"Fix: check [sources.{s.name}] where: it names the export's own column values")
                     for s in read if s.emptied]
         usage, accounts = sources.get("adoption"), sources.get("accounts")
         if ("adoption" in info.sources and "accounts" in info.sources and usage and accounts
@@ -166,11 +166,11 @@ def metric_quality(sources: dict[str, SourceQuality]) -> dict[str, MetricQuality
                 f"{fmt_count(usage.used - usage.unmatched)} of them",
                 f"{fmt_count(usage.used - usage.unmatched)} of {fmt_count(usage.used)} {usage.file} rows match "
                 f"{accounts.file}",
-                f"check that both exports use the same account ids (map {usage.file}'s account_id to the column "
-                f"that holds {accounts.file}'s ids)"))
+                f"Fix: check that both exports use the same account ids (map {usage.file}'s account_id to the "
+                f"column that holds {accounts.file}'s ids)"))
         reasons += [Unscored(f"{sources[name].file} has no {column} column, so the value is unknown",
                              f"{sources[name].file} has no {column} column",
-                             f"map the export's {column} column under [sources.{name}.columns], or add it")
+                             f"Fix: map the export's {column} column under [sources.{name}.columns], or add it")
                     for name, column in info.needs_columns
                     if name in sources and column in sources[name].absent_columns]
         out[key] = MetricQuality(read, tuple(reasons))

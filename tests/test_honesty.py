@@ -96,7 +96,7 @@ def test_wrong_decimal_mark_rejects_most_rows_and_nothing_is_scored_from_the_res
                        "Time to first value.") < first.index("What is going wrong")
     assert 'set decimal = "," under [sources.accounts]' in first
     scorecard = " ".join(pages[1].split())
-    assert "not scored: from 20 of 569 accounts.csv rows" in scorecard
+    assert "not scored: only 20 of 569 accounts.csv rows usable" in scorecard
     assert "from 3,209 of 3,213 nps.csv rows" in scorecard
     text = " ".join(" ".join(pages).split())
     assert "Not scored: accounts.csv had 549 of 569 rows rejected" in text  # on the metric's card
