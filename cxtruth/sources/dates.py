@@ -248,27 +248,6 @@ def suspect_days(parsed: np.ndarray, aware: bool = False) -> np.ndarray:
     return suspect & ~np.isnat(parsed)
 
 
-def typed_read_is_exact(text: pa.Array, typed: pa.Array, patterns: tuple[str, ...]) -> bool:
-    """Whether Arrow's typed CSV read of a date column (``typed``, with ``patterns`` as its
-    timestamp parsers) read every suspect day as the text path would: an impossible date
-    ("31/09/2026") rolled into the next month means the file must take the text path."""
-    stamps = _as_numpy(typed)
-    check = suspect_days(stamps, aware=pa.types.is_timestamp(typed.type) and typed.type.tz is not None)
-    if not check.any():
-        return True
-    cells = pc.filter(text, pa.array(check))
-    checked = stamps[check]
-    for pattern in patterns:  # a cell's pattern is the first that reads it, as Arrow tried them
-        try:
-            reads = ~np.isnat(_as_numpy(pc.strptime(cells, format=pattern, unit="ns", error_is_null=True)))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-        if reads.any() and _rolled_over(pc.filter(cells, pa.array(reads)), checked[reads], pattern).any():
-            return False
-        cells, checked = pc.filter(cells, pa.array(~reads)), checked[~reads]
-    return True
-
-
 def _pandas_strptime(cells: pa.Array, pattern: str) -> np.ndarray:
     """pandas' strptime, for what Arrow's could not read; the same result types."""
     aware = "%z" in pattern
@@ -401,3 +380,42 @@ def _name_patterns(locale: str) -> tuple[tuple[str, str, str, str], ...]:
             pattern = rf"(?i)(^|[^\p{{L}}])(?:{alternatives})\.?($|[^\p{{L}}])"
             out.append((kind, pattern, f"\x01{kind[0]}{i:02d}\x02", english[i]))
     return tuple(out)
+
+
+def parse_typed_column(column: pa.ChunkedArray, patterns: tuple[str, ...], target: pa.DataType
+                       ) -> pa.ChunkedArray | None:
+    """A date column the typed read took as text, parsed with the source's ``patterns`` and
+    then ISO 8601, chunk by chunk on both cores: the typed read's own timestamps, but with
+    the cell text at hand to refuse an impossible date Arrow's strptime rolls over. None
+    when any cell is not read exactly: the text path then names it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    aware = pa.types.is_timestamp(target) and target.tz is not None
+
+    def one(chunk: pa.Array) -> pa.Array | None:
+        present = chunk.is_valid().to_numpy(zero_copy_only=False)
+        out = np.full(len(chunk), np.datetime64("NaT"), dtype="datetime64[ns]")
+        for pattern in patterns:
+            missing = np.isnat(out) & present
+            if not missing.any():
+                break
+            cells = chunk if missing.all() else pc.filter(chunk, pa.array(missing))
+            if ("%z" in pattern) != aware:
+                continue
+            out[missing] = _arrow_strptime(cells, pattern)
+        missing = np.isnat(out) & present
+        if missing.any():  # ISO 8601 after the patterns, as the text path reads it
+            cells = pc.filter(chunk, pa.array(missing))
+            iso = _cast(cells, pa.timestamp("ns", "UTC") if aware else pa.timestamp("ns"))
+            if iso is None:
+                return None
+            out[missing] = _as_numpy(iso)
+        result = pa.array(out, type=pa.timestamp("ns"), from_pandas=True)
+        return result.cast(target) if aware else result
+
+    chunks = column.chunks
+    with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow's kernels release the GIL
+        parsed = list(pool.map(one, chunks))
+    if any(p is None for p in parsed):
+        return None
+    return pa.chunked_array(parsed, type=target)

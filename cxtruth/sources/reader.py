@@ -417,8 +417,6 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
     found, read_headers, arrow_encoding = layout.found, layout.read_headers, layout.arrow_encoding
     if layout.column_types:
         typed = _typed_read(path, layout, delimiter, newlines_in_values)
-        if typed is not None and typed.num_rows and layout.date_patterns:
-            typed = _dates_exact(path, layout, delimiter, newlines_in_values, typed)
         if typed is not None and typed.num_rows:
             lines = ConsecutiveLines(2, typed.num_rows)
             _refuse_unclosed_quote(path, typed, lines, [], encoding, delimiter)
@@ -526,36 +524,14 @@ def _sample_rows(sample: str, delimiter: str, header: list[str]) -> dict[str, li
     return {name: [row[i] for row in rows if len(row) > i] for i, name in enumerate(header)}
 
 
-def _dates_exact(path: Path, layout: _Layout, delimiter: str, newlines_in_values: bool,
-                 typed: pa.Table) -> pa.Table | None:
-    """``typed``, or None when a date pattern read an impossible date (31/09) as a later one:
-    the text path then names the cell. Only the date columns are read again, as text."""
-    from .dates import typed_read_is_exact
-
-    dated = [h for h, t in (layout.column_types or {}).items() if pa.types.is_timestamp(t)]
-    if not dated:
-        return typed
-    try:
-        text = pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding=layout.arrow_encoding, use_threads=True,
-                                                                   block_size=16 << 20),
-                              parse_options=pacsv.ParseOptions(delimiter=delimiter,
-                                                               newlines_in_values=newlines_in_values),
-                              convert_options=pacsv.ConvertOptions(include_columns=dated, column_types={
-                                  h: pa.large_string() for h in dated}, strings_can_be_null=True))
-    except (pa.ArrowInvalid, UnicodeDecodeError, OSError):
-        return None
-    for header in dated:
-        if not typed_read_is_exact(text.column(header).combine_chunks(), typed.column(header).combine_chunks(),
-                                   layout.date_patterns):
-            return None
-    return typed
-
-
 def _read_typed(path: Path, encoding: str, delimiter: str, headers: list[str], newlines_in_values: bool,
                 types: dict[str, pa.DataType], date_patterns: tuple[str, ...] = ()) -> pa.Table | None:
-    """The columns parsed to ``types`` by Arrow, or None if any cell or row does not fit."""
+    """The columns parsed to ``types`` by Arrow, or None if any cell or row does not fit. With
+    ``date_patterns``, the date columns are read as text and parsed by `_parse_dates`."""
+    dated = {h: t for h, t in types.items() if pa.types.is_timestamp(t)} if date_patterns else {}
+    types = {**types, **{h: pa.large_string() for h in dated}}
     try:
-        return pacsv.read_csv(
+        table = pacsv.read_csv(
             path,
             # 16 MiB blocks, not 1 MiB: fewer, larger chunks for every later step (measured).
             read_options=pacsv.ReadOptions(encoding=encoding, use_threads=True, block_size=16 << 20),
@@ -566,13 +542,26 @@ def _read_typed(path: Path, encoding: str, delimiter: str, headers: list[str], n
                 column_types={h: types.get(h, pa.large_string()) for h in headers},
                 null_values=_NULLS, true_values=_TRUE_WORDS, false_values=_FALSE_WORDS,
                 strings_can_be_null=True, quoted_strings_can_be_null=True,
-                # A source's date_format first, then ISO 8601, as the text path reads them
-                # (both through Arrow's strptime; what it cannot read goes to the text path).
-                **({"timestamp_parsers": [*date_patterns, pacsv.ISO8601]} if date_patterns else {}),
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, LookupError, OSError):
         return None  # the text path reads it again and says why
+    if dated:
+        return _parse_dates(table, dated, date_patterns)
+    return table
+
+
+def _parse_dates(table: pa.Table, dated: dict[str, pa.DataType], patterns: tuple[str, ...]) -> pa.Table | None:
+    """The date columns a pattern reads, read as text and parsed here (`dates.parse_typed_column`):
+    Arrow's CSV timestamp parsers would roll "31/09/2026" over to October 1 unseen."""
+    from .dates import parse_typed_column
+
+    for header, target in dated.items():
+        parsed = parse_typed_column(table.column(header), patterns, target)
+        if parsed is None:
+            return None
+        table = table.set_column(table.column_names.index(header), header, parsed)
+    return table
 
 
 def _first_undecodable_line(path: Path, encoding: str) -> int | None:
