@@ -50,7 +50,8 @@ def test_dates_are_never_guessed():
     assert sniff_date_format(["31/10/2026", "01/10/2026"]) == ("%d/%m/%Y", None)
     fmt, note = sniff_date_format(["01/10/2026", "02/10/2026"])  # day or month first: both read
     assert fmt is None and "never guesses" in note
-    assert sniff_date_format(["10/05/2026 02:14:33 PM"]) == ("%m/%d/%Y %I:%M:%S %p", None)
+    assert sniff_date_format(["10/31/2026 02:14:33 PM"]) == ("%m/%d/%Y %I:%M:%S %p", None)
+    assert sniff_date_format(["10/05/2026 02:14:33 PM"])[0] is None  # May 10 or October 5: never guessed
 
 
 GROUPS = [  # one export per source, as a user's folder would hold them

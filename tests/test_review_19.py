@@ -110,3 +110,30 @@ def test_combined_subscriptions_are_not_called_rows_left_out(tmp_path, metrics_j
     assert (churn["churned"], churn["base"]) == (1, 2)
     assert churn["data_quality"]["sources"]["accounts"] == {"rows": 3, "used": 2, "rejected": 0}
     assert json.dumps(doc).count("from 2 of 3") == 0
+
+
+def test_a_sheet_on_a_csv_is_an_error_not_ignored(tmp_path, run):
+    config = project(tmp_path, {"feedback.csv": FEEDBACK}, "feedback", 'sheet = "Tickets"')
+    assert "sources.feedback.sheet: feedback.csv is not a workbook" in one_line(
+        run("metrics", "--month", "2026-10", "--config", config), 4)
+
+
+def test_json_lines_with_a_byte_order_mark(tmp_path, metrics_json):
+    lines = '\ufeff{"event": "reports", "company": "A1", "time": 1790812800}\n'
+    config = project(tmp_path, {"events.jsonl": lines.encode("utf-8")}, "adoption",
+                     'path = "events.jsonl"\ndate_format = "epoch"\n[sources.adoption.columns]\n'
+                     'feature = "event"\naccount_id = "company"\nused_at = "time"')
+    assert metrics_json(config)["metrics"]["feature_adoption"]["active_accounts"] == 1
+
+
+def test_init_says_why_a_second_export_of_a_source_is_left_out(tmp_path, run, monkeypatch):
+    from conftest import DATA
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for tool in ("salesforce-report", "stripe"):
+        (folder / f"{tool}.csv").write_bytes((DATA / "presets" / tool / "export.csv").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    assert run("init", "exports").exit_code == 0
+    text = (tmp_path / "config.toml").read_text(encoding="utf-8")
+    assert "#   stripe.csv: also looks like accounts, which another file feeds (one file a source)" in text

@@ -274,6 +274,9 @@ def _read_source(name: str, config: Config, account_ids: pd.Series | None) -> So
         return SourceResult(name, path, "absent", note=note)
     kind = "json" if is_json_lines(path) else check_kind(path, name)
     options = source.config.row_options
+    if options.sheet is not None and kind != "workbook":
+        raise DataError(f"sources.{name}.sheet: {path.name} is not a workbook, so it has no sheets",
+                        hint="remove sheet, or point path at the workbook")
     if kind in ("json", "workbook") or (kind == "text" and not source.parquet and needs_rows_path(path, options)):
         rows = read_rows(path, "csv" if kind == "text" else kind, options, source.wanted, name)
         # A workbook's number cells are numbers, written out with a point: no decimal mark to apply.

@@ -82,7 +82,7 @@ def read_objects(path: Path, wanted: set[str] | None = None) -> tuple[list[str],
     try:
         for member, stream in _streams(path):
             with stream:
-                for raw in io.TextIOWrapper(stream, encoding="utf-8", errors="strict"):
+                for raw in io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict"):  # a BOM is no data
                     line += 1
                     if not raw.strip():
                         continue

@@ -72,7 +72,8 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
 # Patterns tried on a date column that is not ISO 8601: the first of a group that reads
 # every sample wins; day-first against month-first is never decided by the data alone.
 DATE_CANDIDATES = (
-    "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%d/%b/%y %I:%M %p", "%d/%b/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%d/%m/%Y %I:%M:%S %p", "%d/%m/%Y %I:%M %p",
+    "%d/%b/%y %I:%M %p", "%d/%b/%Y %I:%M %p",
     "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y",
     "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d",
     "%d-%m-%Y", "%d %b %Y", "%b %d, %Y", "%Y-%m-%d %H:%M:%S UTC",
@@ -201,8 +202,9 @@ def _sample(path: Path) -> _Sample | None:
     return _Sample(laid.names, rows, settings)
 
 
-def recognise(path: Path, taken: set[str] = frozenset()) -> Recognised | None:
-    """What ``path`` is and how to read it, or None when it matches no source."""
+def recognise(path: Path, taken: set[str] = frozenset(), also: dict[Path, str] | None = None) -> Recognised | None:
+    """What ``path`` is and how to read it, or None when it matches no source. ``also``: where
+    to note a file that fits a source in ``taken`` (another file feeds it)."""
     sample = _sample(path)
     if sample is None:
         return None
@@ -233,6 +235,8 @@ def recognise(path: Path, taken: set[str] = frozenset()) -> Recognised | None:
         score = (preset is not None and preset.source == source, path.stem.lower() == source, len(columns))
         if source in taken:
             score = (False, False, -1)
+            if also is not None:
+                also[path] = source
         if best is None or score > best[0]:
             best = (score, source, columns)
     if best is None or best[0][2] < 0:
@@ -346,10 +350,10 @@ def draft_config(folder: Path, config_dir: Path) -> tuple[str, list[Recognised],
                                             *WORKBOOK_SUFFIXES))
     # Files named after a source first, so nps.csv is nps even if another file also looks like it.
     files.sort(key=lambda p: (p.stem.lower() not in SOURCES, p.name))
-    recognised, unknown, taken = [], [], set()
+    recognised, unknown, taken, also = [], [], set(), {}
     for path in files:
         try:
-            found = recognise(path, taken)
+            found = recognise(path, taken, also)
         except (CxtruthError, OSError, ValueError, UnicodeError, csv.Error):
             found = None  # one unreadable file must not stop the draft: it is listed as not recognised
         if found is None:
@@ -357,7 +361,7 @@ def draft_config(folder: Path, config_dir: Path) -> tuple[str, list[Recognised],
         else:
             recognised.append(found)
             taken.add(found.source)
-    return _render(folder, config_dir, recognised, unknown), recognised, unknown
+    return _render(folder, config_dir, recognised, unknown, also), recognised, unknown
 
 
 def _relative(path: Path, base: Path) -> str:
@@ -367,7 +371,8 @@ def _relative(path: Path, base: Path) -> str:
         return str(path.resolve())
 
 
-def _render(folder: Path, config_dir: Path, recognised: list[Recognised], unknown: list[Path]) -> str:
+def _render(folder: Path, config_dir: Path, recognised: list[Recognised], unknown: list[Path],
+            also: dict[Path, str]) -> str:
     out = [
         "# config.toml drafted by `cxtruth init` from the exports in "
         f"{_relative(folder, config_dir)}/.",
@@ -383,8 +388,9 @@ def _render(folder: Path, config_dir: Path, recognised: list[Recognised], unknow
         f"dir = {_toml(_relative(folder, config_dir))}",
     ]
     if unknown:
-        out += ["", "# Not recognised (no source's required columns found; map them by hand if they are exports):"]
-        out += [f"#   {p.name}" for p in unknown]
+        out += ["", "# Not recognised (map them by hand if they are exports):"]
+        out += [f"#   {p.name}: " + (f"also looks like {also[p]}, which another file feeds (one file a source)"
+                                     if p in also else "no source's required columns found") for p in unknown]
     for found in recognised:
         head = [f"[sources.{found.source}]"]
         if found.path.name != f"{found.source}.csv":
