@@ -282,7 +282,8 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
         running_order=running_order,
         headline=headline,
         prompts={m.key: discussion_prompts(m, ledger, quality[m.key].reason) for m in metrics},
-        facts={m.key: metric_facts(m, config.metrics.get(m.key).min_sample) for m in metrics},
+        facts={m.key: metric_facts(m, config.metrics.get(m.key).min_sample) + _basis_facts(m, quality[m.key])
+               for m in metrics},
         sources=_source_summaries(sources),
         issues=issues.head(MAX_ISSUES_JSON).to_dict("records"),
         issues_total=len(issues),
@@ -296,6 +297,15 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
         quality=quality,
         source_quality=sources_quality,
     )
+
+
+def _basis_facts(m: ScoredMetric, quality: MetricQuality) -> list[str]:
+    """What a number rests on when the contract's fallback was taken: said where it is read."""
+    read = {s.name for s in quality.sources}
+    if m.key == "feature_adoption" and m.value is not None and "accounts" not in read:
+        return ["active accounts are those with a usage event this month: no accounts.csv was read, so "
+                "accounts that used nothing are not in the base"]
+    return []
 
 
 def metrics_json(report: Report) -> str:

@@ -244,3 +244,11 @@ def test_the_email_summary_says_what_is_not_scored_and_why(tmp_path):
     assert ("Not scored this month (the data cannot carry a number):\n"
             "- Revenue (MRR) churn: accounts.csv has no mrr column, so the value is unknown\n") in body
     assert "- Revenue (MRR) churn | no data | No data |" in body
+
+
+def test_adoption_without_accounts_says_what_its_base_is(tmp_path, run):
+    config = sample(tmp_path)
+    (tmp_path / "data" / "accounts.csv").unlink()
+    result, out = render(run, config, "--format", "html")
+    html = (tmp_path / "reports" / "cxtruth-2026-10.html").read_text(encoding="utf-8")
+    assert "active accounts are those with a usage event this month: no accounts.csv was read" in html
