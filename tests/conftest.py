@@ -1,5 +1,8 @@
 import json
 import shutil
+import subprocess
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,3 +66,18 @@ def one_line(result, code: int) -> str:
     assert lines and lines[0].startswith("Error: ") and len(lines) <= 2, result.stderr
     assert len(lines) == 1 or lines[1].startswith("Hint: "), result.stderr
     return lines[0]
+
+
+@contextmanager
+def held_lock(lock: Path):
+    """Another process holding the month's lock (as a concurrent cron run would); yields it."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from cxtruth.runs import run_lock\n"
+         "with run_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)", str(lock)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()

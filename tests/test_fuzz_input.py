@@ -271,21 +271,32 @@ def test_generated_exports_end_cleanly(tmp_path, unraisable):
     rng = random.Random(SEED)
     runner = CliRunner()
     (tmp_path / "accounts.csv").write_text(GOOD_ACCOUNTS, encoding="utf-8")
-    problems, codes = [], set()
-    for label, data, options in generated_csv_cases(rng):
+    def prepare(case):
+        label, data, options = case
         (tmp_path / "nps.csv").write_bytes(data)
         extra = "".join(f"{k} = {toml_value(v)}\n" for k, v in options.items())
         (tmp_path / "config.toml").write_text(
             f'[report]\ntimezone = "UTC"\n[data]\ndir = "."\n[sources.nps]\n{extra}', encoding="utf-8")
-        result = runner.invoke(cli, ["metrics", "--month", "2026-10", "--json", "--config",
-                                     str(tmp_path / "config.toml")])
+        return label
+
+    problems, codes = run_cases(runner, generated_csv_cases(rng), prepare, tmp_path / "config.toml", unraisable)
+    assert not problems, f"{len(problems)} unclean:\n" + "\n".join(problems[:10])
+    assert codes == {0, 4}
+
+
+def run_cases(runner, cases, prepare, config, unraisable) -> tuple[list[str], set[int]]:
+    """Each case written by ``prepare`` (which returns its label) and run through `metrics --json`:
+    the unclean outcomes and the exit codes seen."""
+    problems, codes = [], set()
+    for case in cases:
+        label = prepare(case)
+        result = runner.invoke(cli, ["metrics", "--month", "2026-10", "--json", "--config", str(config)])
         codes.add(result.exit_code)
         problem = outcome_problem(result, {0, 4}, unraisable)
         if problem:
             problems.append(f"{label}: {problem}")
         unraisable.clear()
-    assert not problems, f"{len(problems)} unclean:\n" + "\n".join(problems[:10])
-    assert codes == {0, 4}
+    return problems, codes
 
 
 PARQUET_CASES = 80
@@ -336,14 +347,10 @@ def test_generated_parquet_files_end_cleanly(tmp_path, unraisable):
     config = tmp_path / "config.toml"
     config.write_text('[report]\ntimezone = "UTC"\n[data]\ndir = "."\n[sources.nps]\npath = "nps.parquet"\n',
                       encoding="utf-8")
-    problems, codes = [], set()
-    for label, data in parquet_cases(rng):
-        (tmp_path / "nps.parquet").write_bytes(data)
-        result = runner.invoke(cli, ["metrics", "--month", "2026-10", "--json", "--config", str(config)])
-        codes.add(result.exit_code)
-        problem = outcome_problem(result, {0, 4}, unraisable)
-        if problem:
-            problems.append(f"{label}: {problem}")
-        unraisable.clear()
+    def prepare(case):
+        (tmp_path / "nps.parquet").write_bytes(case[1])
+        return case[0]
+
+    problems, codes = run_cases(runner, parquet_cases(rng), prepare, config, unraisable)
     assert not problems, f"{len(problems)} unclean:\n" + "\n".join(problems[:10])
     assert codes == {0, 4}

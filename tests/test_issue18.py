@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import held_lock
+from cxtruth.runs import OutputPaths
 from test_delivery import EPOCH, email_config, free_port, reports, smtp_server  # noqa: F401 (fixture)
 
 CXTRUTH = [sys.executable, "-c", "from cxtruth.cli import main; main()"]
@@ -267,17 +269,9 @@ def test_issue18_a_locked_out_month_is_not_silent(handcalc):
     unit = deployment.split("/etc/systemd/system/cxtruth.service`:", 1)[1].split("```ini", 1)[1].split("```", 1)[0]
     assert "SuccessExitStatus" not in unit and "TimeoutStartSec=" in unit
     folder = handcalc.parent / "reports"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from cxtruth.runs import run_lock\n"
-         "with run_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)",
-         str(folder / ".cxtruth-2026-10.pdf.lock")], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_lock(folder / ".cxtruth-2026-10.pdf.lock"):
         code, out, err, _ = cli("render", "--month", "2026-10", "--config", handcalc)
         assert code == 6 and "another cxtruth run" in err
-    finally:
-        holder.kill()
-        holder.wait()
     code, out, err, _ = status(handcalc)
     assert code == 1 and "no run recorded" in out
 
@@ -550,18 +544,9 @@ def test_issue18_an_html_render_keeps_the_failed_email_and_takes_the_months_lock
     assert code == 7 and "email: FAILED" in out and "cannot connect" in out
 
     folder = reports(config)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from cxtruth.runs import OutputPaths, "
-         "run_lock\nwith run_lock(OutputPaths.for_report(Path(sys.argv[1])).lock):\n"
-         "    print('held', flush=True); time.sleep(60)", str(folder / "cxtruth-2026-10.pdf")],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_lock(OutputPaths.for_report(folder / "cxtruth-2026-10.pdf").lock):  # the PDF's lock
         code, out, err, _ = cli("render", "--month", "2026-10", "--config", config, "--format", "html")
         assert code == 6 and "another cxtruth run" in err
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 # The deadline wraps smtplib's connection: TLS must still verify the configured host name.

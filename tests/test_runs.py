@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import pdf_text_pages
+from conftest import held_lock, pdf_text_pages
 
 CXTRUTH = [sys.executable, "-c", "from cxtruth.cli import main; main()"]
 
@@ -40,18 +40,10 @@ def test_a_held_lock_means_nothing_is_written(handcalc, run):
     assert run("render", "--month", "2026-10", "--config", handcalc).exit_code == 0
     folder = handcalc.parent / "reports"
     before = snapshot(folder)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from cxtruth.runs import run_lock\n"
-         "with run_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)",
-         str(folder / ".cxtruth-2026-10.pdf.lock")], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_lock(folder / ".cxtruth-2026-10.pdf.lock") as holder:
         result = run("render", "--month", "2026-10", "--config", handcalc, env={"SOURCE_DATE_EPOCH": "1793700000"})
         assert result.exit_code == 6
         assert f"pid {holder.pid}" in result.stderr
-    finally:
-        holder.kill()
-        holder.wait()
     assert snapshot(folder) == before
 
 
