@@ -4,8 +4,8 @@ The pipeline is importable stage by stage::
 
     from cxtruth.config import load_config
     from cxtruth.sources import load_sources
-    from cxtruth.metrics import compute_month
-    from cxtruth.report import build_report
+    from cxtruth.metrics import MetricInputs, compute_month
+    from cxtruth.agenda import build_report
 
 The CLI (`cxtruth.cli`) is a thin layer over these.
 """

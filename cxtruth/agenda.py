@@ -19,10 +19,9 @@ from .config import Config
 from .formatting import fmt_change, fmt_count, fmt_value
 from .freshness import StaleSource, stale_sources
 from .ledger import Action, Ledger, build_ledger, ledger_as_of
-from .metrics import SAMPLE_SIZE_KEY, MetricInputs, compute_months
+from .metrics import MetricInputs, compute_months, declared
 from .months import Month, generated_now
 from .quality import MetricQuality, SourceQuality, Unscored, metric_quality, source_quality
-from .schema import SOURCES
 from .score import ScoredMetric, score_metrics
 from .sources import Sources
 from .verbatims import Verbatims, month_verbatims
@@ -252,17 +251,17 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
     # The month's comments are picked while the metrics are computed (another core's work).
     with ThreadPoolExecutor(max_workers=1) as pool:
         verbatims = pool.submit(month_verbatims, sources.frame("nps"), month)
-        inputs = MetricInputs.from_frames(config, {name: sources.frame(name) for name in SOURCES},
-                                          window=(min(months), max(months)), account_codes=sources.account_codes)
+        inputs = MetricInputs.from_frames(config, {name: sources.frame(name) for name in sources.results})
         history = compute_months(inputs, months)
         verbatims = verbatims.result()
     sources_quality = source_quality(config, sources.results)
-    quality = metric_quality(sources_quality)
+    quality = metric_quality(sources_quality, declared(config))
     metrics = score_metrics(config, history, month,
                             withheld={key: q.reason for key, q in quality.items() if q.reason})
     log.info("computed %d metrics over %d months (%.1f s)", len(metrics), len(months), time.perf_counter() - started)
     generated_at = generated_now(config.report.timezone)
-    ledger = build_ledger(sources.frame("actions"), ledger_as_of(month, generated_at.date()))
+    ledger = build_ledger(sources.frame("actions"), ledger_as_of(month, generated_at.date()),
+                          {key: metric.label for key, metric in declared(config).items()})
     sections = _sections(config, metrics, ledger)
     running_order = _running_order(config, sections)
     troubled = [m for m in metrics if m.status in ("off_track", "at_risk")]
@@ -381,7 +380,7 @@ def segment_fact(m: ScoredMetric) -> str | None:
     worst = m.extras.get("worst_segment")
     if not worst:
         return None
-    size = f"{fmt_count(worst['n'])} {'responses' if m.key == 'nps' else 'accounts'}"
+    size = f"{fmt_count(worst['n'])} {m.declaration.segment_noun}"
     if worst["low_sample"]:
         size += ", low sample"
     seg = f"{worst['segment']} {fmt_value(worst['value'], m.unit)} ({size})"
@@ -391,56 +390,15 @@ def segment_fact(m: ScoredMetric) -> str | None:
     return f"No segment differs from the whole beyond noise (lowest-performing: {seg})"
 
 
-SAMPLE_NOUN = {
-    "nps": "responses", "logo_churn": "accounts in the base", "revenue_churn": "accounts in the base",
-    "feature_adoption": "active accounts", "handoff_quality": "handoffs", "closure_time": "items closed",
-    "onboarding_engagement": "accounts in the cohort", "time_to_value": "accounts reaching value",
-    "feature_awareness": "answers",
-}
-
 
 def metric_facts(m: ScoredMetric, min_sample: int) -> list[str]:
-    """The supporting numbers printed under a metric's value, in words."""
-    e = m.extras
-    facts: list[str] = []
-    if m.key == "nps" and e.get("n"):
-        facts.append(f"{fmt_count(e['n'])} responses: {fmt_count(e['promoters'])} promoters, "
-                     f"{fmt_count(e['passives'])} passives, {fmt_count(e['detractors'])} detractors")
-        if e.get("margin_of_error") is not None:
-            facts.append(f"margin of error ±{e['margin_of_error']:.1f} points (95 %)")
-        if e.get("change_significant") is not None:
-            facts.append("change vs last month is " + ("statistically significant" if e["change_significant"]
-                                                        else "within noise (not significant)"))
-    elif m.key == "logo_churn" and e.get("base") is not None:
-        facts.append(f"{fmt_count(e['churned'])} of {fmt_count(e['base'])} accounts churned")
-    if m.key == "revenue_churn" and e.get("base_mrr") is not None:
-        facts.append(f"{e['churned_mrr']:,.0f} of {e['base_mrr']:,.0f} MRR churned")
-    if m.key == "feature_adoption" and e.get("active_accounts") is not None:
-        facts.append(f"{fmt_count(e['active_accounts'])} active accounts")
-        per = e.get("per_feature") or {}
-        if per:
-            facts.append("per feature: " + ", ".join(f"{k} {fmt_value(v, 'percent')}" for k, v in per.items()))
-    if m.key == "handoff_quality" and e.get("n"):
-        facts.append(f"{fmt_count(e['n'])} handoffs; {fmt_value(e['within_sla_pct'], 'percent')} within SLA")
-        if e.get("mean_csm_rating") is not None:
-            facts.append(f"mean CSM rating {e['mean_csm_rating']:.1f} / 5")
-    if m.key == "closure_time" and e.get("n") is not None:
-        if e["n"]:
-            facts.append(f"{fmt_count(e['n'])} items closed; 90th percentile {fmt_value(e['p90_days'], 'days')}; "
-                         f"{fmt_value(e['within_sla_pct'], 'percent')} within SLA")
-        oldest = f", oldest {fmt_value(e['oldest_open_days'], 'days')}" if e.get("oldest_open_days") else ""
-        facts.append(f"{fmt_count(e['open_backlog'])} still open at month end{oldest}")
-    if m.key == "onboarding_engagement" and e.get("cohort") is not None:
-        facts.append(f"{fmt_count(e['engaged'])} of {fmt_count(e['cohort'])} accounts started last month engaged")
-    if m.key == "time_to_value" and e.get("n"):
-        facts.append(f"{fmt_count(e['n'])} accounts reached first value; 90th percentile "
-                     f"{fmt_value(e['p90_days'], 'days')}")
-    if m.key == "feature_awareness" and e.get("n"):
-        facts.append(f"{fmt_count(e['n'])} answers; " + ", ".join(
-            f"{k} {fmt_value(v, 'percent')}" for k, v in (e.get("per_feature") or {}).items()))
+    """The supporting numbers printed under a metric's value, in words: the declaration's own,
+    then a low-sample warning and the worst segment, which every metric shares."""
+    e, declaration = m.extras, m.declaration
+    facts = declaration.facts(e)
     if e.get("low_sample"):
-        size = e[SAMPLE_SIZE_KEY[m.key]]
-        facts.append(f"LOW SAMPLE: only {fmt_count(size)} {SAMPLE_NOUN[m.key]} this month "
+        size = e[declaration.sample]
+        facts.append(f"LOW SAMPLE: only {fmt_count(size)} {declaration.sample_noun} this month "
                      f"(minimum {min_sample}); read the value with care")
     segment = segment_fact(m)
     if segment:

@@ -284,7 +284,7 @@ def validate(config_path):
     max_rejected_share allows (or every row rejected): FAILED.
     """
     from .config import load_config
-    from .catalog import METRICS
+    from .metrics import declared
     from .quality import fmt_share, source_quality
     from .sources import check_account_references, read_source
     from .schema import SOURCES
@@ -327,7 +327,7 @@ def validate(config_path):
                        f"does not have ({fmt_share(gate.unmatched / gate.used)}): Feature adoption, Onboarding "
                        "engagement and Time to first value will show no data")
         for column in gate.absent_columns:
-            needing = [info.label for info in METRICS.values() if (name, column) in info.needs_columns]
+            needing = [info.label for info in declared(config).values() if (name, column) in info.needs_columns]
             if needing:
                 click.echo(f"           note: no {column} column: {', '.join(needing)} will show no data "
                            f"(map it under [sources.{name}.columns] if the export names it otherwise)")

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import codecs
 import string
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, create_model, field_validator,
+                      model_validator)
 
-from .catalog import DEFAULT_FUNCTIONS, METRICS
+from .metrics import BUILT_IN, MetricSettings
+from .metrics.declare import Days
 from .configfile import (DEFAULT_DATA_DIR, DEFAULT_DECIMAL, DEFAULT_DELIMITER, DEFAULT_ENCODING, find_config,
                          one_char_delimiter, read_toml, resolve, source_file)
 from .errors import ConfigError
+
+DEFAULT_FUNCTIONS = ("Sales", "Customer Success", "Product", "Support", "CX Leadership")
 from .schema import DEFAULT_CHECKLIST, SOURCES
 
 
@@ -25,11 +30,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# Every number in config.toml is finite and bounded: TOML allows inf, nan and 1e308, and
-# each of them passed validation and then crashed later (a chart axis, a timer, a date).
+# Every number in config.toml is finite and bounded (Threshold, Days: cxtruth.metrics.declare):
+# TOML allows inf, nan and 1e308, and each of them once passed validation and then crashed
+# later (a chart axis, a timer, a date).
 # Metric values are percentages, days or NPS points; a million either way is beyond any.
-Threshold = Annotated[FiniteFloat, Field(ge=-1e6, le=1e6)]
-Days = Annotated[FiniteFloat, Field(ge=0, le=3660)]  # up to ten years
 
 # What str.splitlines() breaks a line at, and NUL: none belongs in a one-line header value
 # (mail software treats several of these as line ends, and \r\n allows header injection).
@@ -319,101 +323,34 @@ class SourcesConfig(_Strict):
         return self
 
 
-class MetricConfig(_Strict):
-    owner: str
-    consulted: list[str] = Field(default_factory=list)
-    target: Threshold
-    warn: Threshold
-    direction: Literal["higher", "lower"]
-    min_sample: int = Field(30, ge=1, le=10**9)  # a month with fewer qualifying rows is flagged "low sample"
-
-    @model_validator(mode="after")
-    def _warn_beyond_target(self) -> "MetricConfig":
-        # warn is the line between at_risk and off_track, so it must be worse than target.
-        if self.direction == "higher" and self.warn > self.target:
-            raise ValueError(f"warn ({self.warn:g}) must be <= target ({self.target:g}) when higher is better")
-        if self.direction == "lower" and self.warn < self.target:
-            raise ValueError(f"warn ({self.warn:g}) must be >= target ({self.target:g}) when lower is better")
-        return self
+# A metric's settings model is declared with the metric (cxtruth.metrics); this name stays for readers.
+MetricConfig = MetricSettings
 
 
-class NpsMetricConfig(MetricConfig):
-    pass
+def _metric_default(key: str) -> MetricSettings:
+    metric = BUILT_IN[key]
+    return metric.settings(**metric.default_settings())
 
 
-class AdoptionMetricConfig(MetricConfig):
-    features: list[str] = Field(default_factory=list)  # empty: every feature seen
-
-
-class HandoffMetricConfig(MetricConfig):
-    sla_days: Days = 5
-
-
-class ClosureMetricConfig(MetricConfig):
-    sla_days: Days = 14
-
-
-class OnboardingMetricConfig(MetricConfig):
-    min_active_days: int = Field(5, ge=1, le=30)
-
-
-class TimeToValueMetricConfig(MetricConfig):
-    value_features: list[str] = Field(default_factory=list)  # empty: the tracked adoption features
-
-
-_METRIC_MODELS: dict[str, type[MetricConfig]] = {
-    "nps": NpsMetricConfig,
-    "feature_adoption": AdoptionMetricConfig,
-    "handoff_quality": HandoffMetricConfig,
-    "closure_time": ClosureMetricConfig,
-    "onboarding_engagement": OnboardingMetricConfig,
-    "time_to_value": TimeToValueMetricConfig,
-}
-
-
-def _metric_default(key: str):
-    info = METRICS[key]
-    model = _METRIC_MODELS.get(key, MetricConfig)
-    return model(
-        owner=info.owner, consulted=list(info.consulted), target=info.target,
-        warn=info.warn, direction=info.direction, min_sample=info.min_sample,
-    )
-
-
-def _with_defaults(key: str):
-    """A before-validator that fills keys the user left out from the catalogue."""
-
-    def fill(value):
-        if isinstance(value, dict):
-            base = _metric_default(key).model_dump()
-            return {**base, **value}
-        return value
-
-    return fill
-
-
-class MetricsConfig(_Strict):
-    nps: NpsMetricConfig = Field(default_factory=lambda: _metric_default("nps"))
-    logo_churn: MetricConfig = Field(default_factory=lambda: _metric_default("logo_churn"))
-    revenue_churn: MetricConfig = Field(default_factory=lambda: _metric_default("revenue_churn"))
-    feature_adoption: AdoptionMetricConfig = Field(default_factory=lambda: _metric_default("feature_adoption"))
-    handoff_quality: HandoffMetricConfig = Field(default_factory=lambda: _metric_default("handoff_quality"))
-    closure_time: ClosureMetricConfig = Field(default_factory=lambda: _metric_default("closure_time"))
-    onboarding_engagement: OnboardingMetricConfig = Field(
-        default_factory=lambda: _metric_default("onboarding_engagement"))
-    time_to_value: TimeToValueMetricConfig = Field(default_factory=lambda: _metric_default("time_to_value"))
-    feature_awareness: MetricConfig = Field(default_factory=lambda: _metric_default("feature_awareness"))
-
+class _MetricsBase(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _fill_partial_tables(cls, data):
-        # A [metrics.nps] table that sets only target keeps the catalogue's owner etc.
+        # A [metrics.nps] table that sets only target keeps the declaration's owner etc.
         if isinstance(data, dict):
-            data = {k: _with_defaults(k)(v) if k in METRICS else v for k, v in data.items()}
+            data = {k: {**BUILT_IN[k].default_settings(), **v} if k in BUILT_IN and isinstance(v, dict) else v
+                    for k, v in data.items()}
         return data
 
-    def get(self, key: str) -> MetricConfig:
+    def get(self, key: str) -> MetricSettings:
         return getattr(self, key)
+
+
+# [metrics]: one table per metric, each with the model and defaults its declaration gives.
+MetricsConfig = create_model(
+    "MetricsConfig", __base__=_MetricsBase,
+    **{key: (metric.settings, Field(default_factory=partial(_metric_default, key))) for key, metric in BUILT_IN.items()},
+)
 
 
 SUBJECT_FIELDS = ("company", "title", "month", "month_label")
@@ -497,7 +434,7 @@ class Config(_Strict):
     @model_validator(mode="after")
     def _owners_are_functions(self) -> "Config":
         functions = set(self.report.functions)
-        for key in METRICS:
+        for key in BUILT_IN:
             metric = self.metrics.get(key)
             for field, names in (("owner", [metric.owner]), ("consulted", metric.consulted)):
                 for name in names:

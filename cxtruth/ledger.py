@@ -13,7 +13,6 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from .catalog import METRICS
 from .months import Month
 
 
@@ -27,10 +26,7 @@ class Action:
     due: date
     state: str  # open / done / dropped, as of the ledger's day
     closed: date | None
-
-    @property
-    def metric_label(self) -> str:
-        return METRICS[self.metric].label if self.metric in METRICS else "—"
+    metric_label: str = "—"  # the metric's label, "—" for none
 
 
 @dataclass
@@ -100,7 +96,9 @@ def _state_on(status: str, opened: date, closed: date | None, day: date) -> str 
     return status
 
 
-def build_ledger(actions: pd.DataFrame | None, as_of: date) -> Ledger:
+def build_ledger(actions: pd.DataFrame | None, as_of: date, labels: dict[str, str] | None = None) -> Ledger:
+    """``labels``: metric key -> label, for the actions that name a metric."""
+    labels = labels or {}
     ledger = Ledger(actions is not None, as_of, _plus_months(as_of, 1), _plus_months(as_of, -1))
     if actions is None:
         return ledger
@@ -111,7 +109,8 @@ def build_ledger(actions: pd.DataFrame | None, as_of: date) -> Ledger:
         if state is None:
             continue
         metric = None if pd.isna(row.metric) else str(row.metric)
-        action = Action(str(row.action_id), str(row.title), str(row.owner), metric, opened, due, state, closed)
+        action = Action(str(row.action_id), str(row.title), str(row.owner), metric, opened, due, state, closed,
+                        labels.get(metric, "—") if metric else "—")
         if state == "open":
             if due < as_of:
                 ledger.overdue.append(action)

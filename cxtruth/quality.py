@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import METRICS
 from .config import Config
 from .formatting import fmt_count
 
@@ -141,10 +140,10 @@ def _unmatched(name: str, result, results: dict) -> int:
     return int((result.account_codes < 0).sum())
 
 
-def metric_quality(sources: dict[str, SourceQuality]) -> dict[str, MetricQuality]:
+def metric_quality(sources: dict[str, SourceQuality], metrics: dict[str, Any]) -> dict[str, MetricQuality]:
     """Per metric key: the read sources it rests on, and the reason it has no number, if any."""
     out = {}
-    for key, info in METRICS.items():
+    for key, info in metrics.items():
         read = tuple(sources[name] for name in info.sources if name in sources)
         reasons = [Unscored(f"{s.file} had {fmt_count(s.broken)} of {fmt_count(s.rows)} rows rejected "
                             f"({fmt_share(s.share)}, over the {fmt_share(s.limit)} limit), so the number "

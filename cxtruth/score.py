@@ -9,8 +9,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import METRICS
 from .config import Config, MetricConfig
+from .metrics import Metric, declared
+from .metrics.stats import nps_standard_error
 from .months import Month
 from .segments import LOW_SEGMENT_SAMPLE, worst_segment
 
@@ -55,6 +56,7 @@ class ScoredMetric:
     change: float | None
     extras: dict[str, Any]
     trend: list[TrendPoint] = field(default_factory=list)
+    declaration: Metric | None = field(default=None, repr=False)  # what it is: sample noun, facts, ...
 
     @property
     def status_word(self) -> str:
@@ -73,11 +75,7 @@ class ScoredMetric:
 
 
 def _nps_se(extras: dict[str, Any]) -> float | None:
-    n = extras.get("n")
-    if not n or extras.get("promoters") is None:
-        return None
-    p, d = extras["promoters"] / n, extras["detractors"] / n
-    return 100.0 * math.sqrt(max(p + d - (p - d) ** 2, 0.0) / n)
+    return nps_standard_error(extras.get("n"), extras.get("promoters"), extras.get("detractors"))
 
 
 def nps_change_significant(current: dict[str, Any], previous: dict[str, Any]) -> bool | None:
@@ -108,15 +106,16 @@ def score_metrics(config: Config, history: dict[Month, dict[str, dict[str, Any]]
     months = sorted(history)
     current, previous = history[month], history.get(month.shift(-1))
     scored = []
-    for key, info in METRICS.items():
+    for key, info in declared(config).items():
         settings = config.metrics.get(key)
         result = dict(current[key])
         value = result.pop("value")
         prev_value = previous[key]["value"] if previous else None
         change = value - prev_value if value is not None and prev_value is not None else None
         if "segments" in result:
-            low_below = settings.min_sample if key == "nps" else LOW_SEGMENT_SAMPLE
-            result["worst_segment"] = worst_segment(key, value, settings.direction, result["segments"], low_below)
+            low_below = settings.min_sample if info.segment_interval == "nps" else LOW_SEGMENT_SAMPLE
+            result["worst_segment"] = worst_segment(info.segment_interval, value, settings.direction,
+                                                    result["segments"], low_below)
         if key == "nps":
             result["change_significant"] = nps_change_significant(current[key], previous[key]) if previous else None
         trend = [
@@ -129,5 +128,6 @@ def score_metrics(config: Config, history: dict[Month, dict[str, dict[str, Any]]
             value=value, status=status_of(value, settings), owner=settings.owner,
             consulted=list(settings.consulted), target=settings.target, warn=settings.warn,
             direction=settings.direction, previous=prev_value, change=change, extras=result, trend=trend,
+            declaration=info,
         ))
     return scored

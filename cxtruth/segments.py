@@ -8,19 +8,12 @@ month is not presented as a finding. Pure functions; see docs/decisions.md.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from .metrics.stats import wilson_interval
+
 MIN_SEGMENT_SIZE = 10  # below this the normal approximation behind the intervals is not worth printing
-Z95 = 1.96
 LOW_SEGMENT_SAMPLE = 30  # churn and adoption segments smaller than this are flagged, like NPS's min_sample
-
-
-def wilson_interval(p: float, n: int) -> tuple[float, float]:
-    """95 % Wilson score interval for a proportion (0..1); sound near 0 % churn."""
-    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
-    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
-    return centre - half, centre + half
 
 
 def _size(entry: dict[str, Any]) -> int:
@@ -28,12 +21,13 @@ def _size(entry: dict[str, Any]) -> int:
     return int(entry.get("n", entry.get("base")) or 0)
 
 
-def segment_interval(key: str, entry: dict[str, Any]) -> tuple[float, float] | None:
-    """The 95 % interval around a segment's value, in the metric's unit."""
+def segment_interval(kind: str | None, entry: dict[str, Any]) -> tuple[float, float] | None:
+    """The 95 % interval around a segment's value, in the metric's unit (``kind``: the
+    declaration's `segment_interval`, "nps" or "proportion")."""
     value, n = entry.get("value"), _size(entry)
     if value is None or not n:
         return None
-    if key == "nps":
+    if kind == "nps":
         moe = entry.get("margin_of_error")
         return None if moe is None else (value - moe, value + moe)
     # Rates: churn is a proportion of the base; adoption is a mean of per-account
@@ -42,7 +36,7 @@ def segment_interval(key: str, entry: dict[str, Any]) -> tuple[float, float] | N
     return 100.0 * low, 100.0 * high
 
 
-def worst_segment(key: str, value: float | None, direction: str, segments: dict[str, dict[str, Any]],
+def worst_segment(kind: str | None, value: float | None, direction: str, segments: dict[str, dict[str, Any]],
                   low_sample_below: int = LOW_SEGMENT_SAMPLE) -> dict[str, Any] | None:
     """The worst segment with at least MIN_SEGMENT_SIZE rows, and whether it is beyond noise.
 
@@ -55,7 +49,7 @@ def worst_segment(key: str, value: float | None, direction: str, segments: dict[
     sign = 1 if direction == "higher" else -1
     name = min(sized, key=lambda s: (sign * sized[s]["value"], s))
     entry = sized[name]
-    interval = segment_interval(key, entry)
+    interval = segment_interval(kind, entry)
     beyond = interval is not None and not interval[0] <= value <= interval[1]
     worse = sign * (entry["value"] - value) < 0
     n = _size(entry)

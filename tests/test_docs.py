@@ -3,7 +3,7 @@
 import re
 
 from conftest import ROOT
-from cxtruth.catalog import METRICS
+from cxtruth.metrics import BUILT_IN as METRICS
 from cxtruth.config import Config
 
 

@@ -366,20 +366,3 @@ def test_account_ids_checked_by_the_lookup_as_accept_clean_checks_them(chunks, k
     pd.testing.assert_frame_equal(frame, plain[0])
     expected = lookup_codes(plain[0]["account_id"], known) if known else np.full(len(frame), -1)
     assert codes.tolist() == expected.tolist()
-
-
-@SETTINGS
-@given(values=st.lists(st.one_of(st.none(), st.sampled_from(["b", "a", "c"])), max_size=20),
-       unused=st.lists(st.sampled_from(["zz", "0", "m"]), unique=True), data=st.data())
-def test_segment_labels_of_a_categorical_are_what_factorize_gives(values, unused, data):
-    # Segments read dictionary-encoded keep first-seen order and may carry categories no row uses.
-    import numpy as np
-
-    from cxtruth.metrics import _labels
-
-    categories = data.draw(st.permutations(list(dict.fromkeys(v for v in values if v)) + unused))
-    column = pd.Series(pd.Categorical(values, categories=categories))
-    codes, labels = pd.factorize(column.cat.reorder_categories(sorted(categories)), sort=True)
-    got_codes, got_labels = _labels(column)
-    assert got_labels == [str(label) for label in labels]
-    assert np.array_equal(got_codes, codes.astype(np.int64)) and got_codes.dtype == np.int64

@@ -41,7 +41,7 @@ def test_pdf_pages_and_running_header(sample_render):
 def test_pdf_prints_every_metric_value_and_owner(sample_render):
     _, doc, _, pages = sample_render
     scorecard = squash(pages[1])
-    from cxtruth.catalog import METRICS
+    from cxtruth.metrics import BUILT_IN as METRICS
 
     for key, entry in doc["metrics"].items():
         printed = fmt_value(entry["value"], METRICS[key].unit)
@@ -66,7 +66,7 @@ def test_pdf_cover_answers_what_is_wrong(sample_render):
     cover = squash(pages[0])
     assert "What is going wrong, and who owns it" in cover
     worst = [k for k, e in doc["metrics"].items() if e["status"] == "off_track"]
-    from cxtruth.catalog import METRICS
+    from cxtruth.metrics import BUILT_IN as METRICS
 
     for key in worst[:3]:
         assert METRICS[key].label in cover
@@ -138,7 +138,7 @@ def test_renderer_refuses_to_fetch(tmp_path):
 def test_every_change_carries_its_arrow(sample_render):
     """Each non-zero change on the scorecard shows ▲ or ▼ (a numpy bool once hid them)."""
     _, doc, _, pages = sample_render
-    from cxtruth.catalog import METRICS
+    from cxtruth.metrics import BUILT_IN as METRICS
     from cxtruth.formatting import fmt_change
 
     scorecard = squash(pages[1])

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..catalog import METRICS
+from ..metrics import declared
 from ..config import Config, SourceConfig
 from ..errors import DataError
 from ..schema import ACTION_STATUSES, SOURCES, Column, SourceSpec
@@ -673,7 +673,7 @@ class _Validator:
                  f"owner must be one of the configured functions ({', '.join(functions)})"),
                 ("status", ~out["status"].str.lower().isin(ACTION_STATUSES),
                  "status must be open, done or dropped"),
-                ("metric", out["metric"].notna() & ~out["metric"].isin(list(METRICS)),
+                ("metric", out["metric"].notna() & ~out["metric"].isin(list(declared(config))),
                  "metric must be blank or a metric key (e.g. nps, closure_time)"),
             ]
             for column, bad, reason in rules:

@@ -1,0 +1,175 @@
+"""The engine the metric declarations run on: Ibis expressions, DuckDB embedded.
+
+Each metric's `parts` are Ibis expressions grouped by the month position `m`
+of the window; they compile to SQL for DuckDB here (and for Spark, Postgres,
+Snowflake, BigQuery or Trino elsewhere). Only those aggregates come back, as
+small frames, and each metric's pure `value` function reads one month's rows.
+
+Rules the expressions follow, each pinned by a test (tests/test_engine.py):
+- A month is the half-open range between two bounds computed here in Python
+  with zoneinfo; SQL never truncates a timestamp to a month (Ibis sets the
+  session zone to UTC, so a zone-aware stamp would land in the wrong month).
+- Medians and the 90th percentile are exact: the engine returns the few ranked
+  values around each quantile, and `stats.quantile` interpolates them exactly
+  as numpy does.
+- A comparison with a NULL is NULL, not false: "not churned before t" is
+  written `churn IS NULL OR churn >= t`.
+- SUM over no rows is NULL: parts count with COUNT, and sums are read with 0
+  for a missing row only where the definition says so.
+- Distinct counts are exact (COUNT(DISTINCT), never an approximation).
+- Money is summed exactly as DECIMAL, so the total does not depend on the
+  order an engine happens to add rows in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from ..months import Month
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pandas as pd
+
+MONEY = "decimal(38, 6)"  # a millionth of a currency unit: exact sums of any MRR an export holds
+
+
+class Engine:
+    """A DuckDB connection over the validated sources, each an Ibis table (no copy:
+    DuckDB scans the Arrow buffers of the validated frames)."""
+
+    def __init__(self, frames: dict[str, "pd.DataFrame | None"]):
+        import ibis
+        import pyarrow as pa
+
+        self.backend = ibis.duckdb.connect()
+        self.tables: dict[str, ir.Table] = {}
+        for name, frame in frames.items():
+            if frame is not None:
+                self.tables[name] = ibis.memtable(pa.Table.from_pandas(frame, preserve_index=False))
+
+    def execute(self, expr: "ir.Table") -> "pd.DataFrame":
+        return self.backend.execute(expr)
+
+
+@dataclass
+class Window:
+    """The months a report computes (oldest first, consecutive), and the engine's tables."""
+
+    engine: Engine
+    months: tuple[Month, ...]
+    timezone: str
+    config: Any = None  # the run's Config (source settings such as the handoff checklist)
+    settings: dict[str, Any] = field(default_factory=dict)  # every metric's, by key
+    cache: dict[str, Any] = field(default_factory=dict)  # what several metrics read (tracked features)
+    _bounds: list[dt.datetime] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        first = self.months[0]
+        self._bounds = [first.shift(i).start.to_pydatetime() for i in range(len(self.months) + 1)]
+
+    def table(self, name: str) -> "ir.Table | None":
+        return self.engine.tables.get(name)
+
+    def execute(self, expr: "ir.Table") -> "pd.DataFrame":
+        return self.engine.execute(expr)
+
+    def bounds(self, stamp: "ir.Value") -> list:
+        """Month starts of the window and the end of its last month, as literals comparable
+        with ``stamp``: naive report-zone wall time, or instants in the report zone when the
+        column is zone-aware (a warehouse's TIMESTAMP WITH TIME ZONE)."""
+        import ibis
+
+        zone = getattr(stamp.type(), "timezone", None)
+        if zone is None:
+            return [ibis.literal(b) for b in self._bounds]
+        tz = ZoneInfo(self.timezone)
+        return [ibis.literal(b.replace(tzinfo=tz), type=stamp.type()) for b in self._bounds]
+
+    def month_of(self, stamp: "ir.Value") -> "ir.IntegerValue":
+        """The position in the window of the month ``stamp`` falls in; NULL outside it (and for NULL)."""
+        import ibis
+
+        b = self.bounds(stamp)
+        return ibis.cases((stamp < b[0], ibis.null("int16")),
+                          *((stamp < b[i + 1], ibis.literal(i, "int16")) for i in range(len(self.months))),
+                          else_=ibis.null("int16"))
+
+    def months_table(self, shift: int = 0) -> "ir.Table":
+        """One row per month of the window: its position ``m`` and bounds ``start`` <= t < ``end``
+        (of the month ``shift`` months from it, e.g. -1: the month before), to join on."""
+        import ibis
+        import pandas as pd
+
+        starts = [m.shift(shift).start for m in self.months]
+        frame = pd.DataFrame({"m": range(len(self.months)), "start": starts,
+                              "end": [m.shift(shift).end for m in self.months]})
+        frame["m"] = frame["m"].astype("int16")
+        return ibis.memtable(frame)
+
+    def order_statistics(self, rows: "ir.Table", value: str, quantiles: tuple[float, ...]) -> "ir.Table":
+        """Per month ``m`` of ``rows``: ``n`` and the values ranked around each of ``quantiles``
+        (0-based ``rank``), enough for `stats.quantile` to give numpy's exact result."""
+        import ibis
+        from ibis import _
+
+        ranked = rows.select("m", value).mutate(
+            rank=ibis.row_number().over(group_by="m", order_by=value),
+            n=_.count().over(group_by="m"))
+        near = [(ranked.rank >= ((ranked.n - 1) * q).floor() - 1) & (ranked.rank <= ((ranked.n - 1) * q).floor() + 2)
+                for q in quantiles]
+        keep = near[0]
+        for more in near[1:]:
+            keep |= more
+        return ranked.filter(keep).select("m", "n", "rank", v=ranked[value])
+
+
+@dataclass
+class MonthParts:
+    """One month's rows of each part (column ``m`` dropped), and what was read whole."""
+
+    month: Month
+    rows: dict[str, "pd.DataFrame"]
+
+    def __getitem__(self, name: str) -> "pd.DataFrame":
+        return self.rows[name]
+
+
+def compute(config: Any, metrics: list[Any], frames: dict[str, "pd.DataFrame | None"],
+            months: list[Month]) -> dict[Month, dict[str, dict[str, Any]]]:
+    """Every metric's value and extras for each of ``months`` (consecutive), flagged low sample."""
+    settings = {metric.key: config.metrics.get(metric.key) for metric in metrics}
+    window = Window(Engine(frames), tuple(sorted(months)), config.report.timezone, config, settings)
+    out: dict[Month, dict[str, dict[str, Any]]] = {m: {} for m in window.months}
+    for metric in metrics:
+        own = settings[metric.key]
+        exprs = metric.parts(window, own)
+        results = None if exprs is None else {name: _result(window, expr) for name, expr in exprs.items()}
+        for position, month in enumerate(window.months):
+            parts = None if results is None else MonthParts(month, {
+                name: by_month.get(position, empty) if isinstance(by_month, dict) else by_month
+                for name, (by_month, empty) in results.items()})
+            out[month][metric.key] = flag_low_sample(metric, metric.value(parts, own), own.min_sample)
+    return out
+
+
+def _result(window: Window, expr: Any) -> tuple[Any, Any]:
+    """(rows per month position, the empty frame) of a part; a part without ``m`` is read whole."""
+    import ibis.expr.types as ir
+
+    frame = window.execute(expr) if isinstance(expr, ir.Table) else expr
+    if not hasattr(frame, "columns") or "m" not in frame.columns:
+        return frame, frame
+    by_month = {int(m): rows.drop(columns="m").reset_index(drop=True)
+                for m, rows in frame.groupby("m", sort=True)}
+    return by_month, frame.drop(columns="m").iloc[0:0]
+
+
+def flag_low_sample(metric: Any, result: dict[str, Any], min_sample: int) -> dict[str, Any]:
+    """``low_sample``: True/False when there is a value, None when there is none."""
+    size = result.get(metric.sample)
+    result["low_sample"] = None if result["value"] is None or size is None else size < min_sample
+    return result
