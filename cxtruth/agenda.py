@@ -321,6 +321,8 @@ def metrics_document(report: Report) -> dict[str, Any]:
             "target": m.target, "warn": m.warn, "direction": m.direction,
             "previous": m.previous, "change": m.change,
         }
+        if m.declaration is not None and m.declaration.custom:
+            entry["kind"] = m.declaration.kind  # DATA_CONTRACT §7: a custom metric says what kind it is
         entry.update(m.extras)
         entry["open_actions"] = [a.action_id for a in report.open_actions(m.key)]
         entry["no_owner_action"] = m.key in report.no_owner_action

@@ -17,6 +17,7 @@ from pydantic import (BaseModel, ConfigDict, Field, FiniteFloat, ValidationError
                       model_validator)
 
 from .metrics import BUILT_IN, MetricSettings
+from .metrics.custom import CustomMetricSettings, check_custom_metric
 from .metrics.declare import Days
 from .configfile import (DEFAULT_DATA_DIR, DEFAULT_DECIMAL, DEFAULT_DELIMITER, DEFAULT_ENCODING, find_config,
                          one_char_delimiter, read_toml, resolve, source_file)
@@ -332,18 +333,50 @@ def _metric_default(key: str) -> MetricSettings:
     return metric.settings(**metric.default_settings())
 
 
-class _MetricsBase(_Strict):
+class _MetricsBase(BaseModel):
+    # A table whose key is not a built-in metric declares a custom one (cxtruth.metrics.custom).
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, CustomMetricSettings]
+
     @model_validator(mode="before")
     @classmethod
     def _fill_partial_tables(cls, data):
         # A [metrics.nps] table that sets only target keeps the declaration's owner etc.
         if isinstance(data, dict):
+            for key, table in data.items():
+                _check_custom_key(cls, key, table)
             data = {k: {**BUILT_IN[k].default_settings(), **v} if k in BUILT_IN and isinstance(v, dict) else v
                     for k, v in data.items()}
         return data
 
+    @model_validator(mode="after")
+    def _keys_fit_kinds(self):
+        for key, metric in self.custom.items():
+            problem = metric.kind_problem()
+            if problem:
+                raise ValueError(f"metrics.{key}.{problem[0]}: {problem[1]}")
+        return self
+
+    @property
+    def custom(self) -> dict[str, CustomMetricSettings]:
+        """The custom metrics' settings, by key, in config order."""
+        return dict(self.model_extra or {})
+
     def get(self, key: str) -> MetricSettings:
-        return getattr(self, key)
+        return getattr(self, key) if key in BUILT_IN else self.custom[key]
+
+
+def _check_custom_key(model, key, table) -> None:
+    """A custom metric's key is a plain name of its own (it names the metric in JSON and actions.csv)."""
+    if key in BUILT_IN:
+        if isinstance(table, dict) and "kind" in table:
+            raise ValueError(f"metrics.{key}: {key} is a built-in metric; a custom metric needs a key of its own")
+        return
+    if not (isinstance(key, str) and key.isidentifier() and key.isascii()) or key.startswith("_"):
+        raise ValueError(f"metrics.{_key(key)}: a custom metric's key is letters, digits and _ "
+                         "(not starting with a digit or _)")
+    if hasattr(model, key):
+        raise ValueError(f"metrics.{key}: {key!r} is a reserved name; give the custom metric another key")
 
 
 # [metrics]: one table per metric, each with the model and defaults its declaration gives.
@@ -434,7 +467,7 @@ class Config(_Strict):
     @model_validator(mode="after")
     def _owners_are_functions(self) -> "Config":
         functions = set(self.report.functions)
-        for key in BUILT_IN:
+        for key in [*BUILT_IN, *self.metrics.custom]:
             metric = self.metrics.get(key)
             for field, names in (("owner", [metric.owner]), ("consulted", metric.consulted)):
                 for name in names:
@@ -444,6 +477,27 @@ class Config(_Strict):
                             f"({', '.join(self.report.functions)})"
                         )
         return self
+
+    @model_validator(mode="after")
+    def _custom_metrics_read_their_source(self) -> "Config":
+        for key, metric in self.metrics.custom.items():
+            check_custom_metric(key, metric, self.source_columns(metric.source), self.source_names())
+        return self
+
+    def source_names(self) -> list[str]:
+        """Every source config names: the built-in ones, then [sources.<name>] tables of its own."""
+        return [*SOURCES, *(self.sources.model_extra or {})]
+
+    def source_columns(self, name: str) -> dict[str, str] | None:
+        """Source ``name``'s canonical columns and their kinds (None: no such source)."""
+        if name in SOURCES:
+            columns = {c.name: c.kind for c in SOURCES[name].columns}
+            if name == "handoffs":
+                columns.update(dict.fromkeys(self.sources.handoffs.checklist, "bool"))
+            return columns
+        custom = (self.sources.model_extra or {}).get(name)  # custom sources (docs/sources.md)
+        types = getattr(custom, "types", None)
+        return dict(types) if types else None
 
     @classmethod
     def from_file(cls, path: Path) -> "Config":

@@ -86,6 +86,7 @@ class Metric:
     segment_interval: SegmentInterval | None = None
     segment_noun: str = "accounts"
     custom: bool = False  # declared in config.toml, not shipped
+    kind: str | None = None  # a custom metric's kind (rate, mean, median, p90, count, ratio)
     notes: tuple[str, ...] = field(default=())  # written as the user wrote it (custom metrics)
 
     def default_settings(self) -> dict[str, Any]:
