@@ -262,11 +262,11 @@ def parse(text: str) -> Node:
                 return Literal(-value.value, at=value.at)
             return Arith("-", Literal(0.0), value, at=value.at if hasattr(value, "at") else None)
 
-        def compare(self, left, op, right):
-            op = {"==": "=", "<>": "!="}.get(str(op), str(op))
+        def compare(self, left, token, right):
+            op = {"==": "=", "<>": "!="}.get(str(token), str(token))
             if isinstance(left, Literal) and isinstance(left.value, str):  # "Issue Type" = ...: a column
                 left = Column(left.value, at=left.at)
-            return Compare(op, left, right, at=_pos(op))
+            return Compare(op, left, right, at=_pos(token))
 
         def _subject(self, value):
             return Column(value.value, at=value.at) if isinstance(value, Literal) and isinstance(value.value, str) \
