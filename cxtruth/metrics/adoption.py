@@ -120,4 +120,6 @@ FEATURE_ADOPTION = Metric(
     sample="active_accounts", sample_noun="active accounts", parts=parts, value=value, facts=facts,
     # Without churn dates every account that ever started counts as active.
     needs_columns=(("accounts", "churn_date"),), settings=AdoptionSettings, segment_interval="proportion",
+    fallback=("accounts", "active accounts are those with a usage event this month: no accounts.csv was read, "
+                          "so accounts that used nothing are not in the base"),
 )
