@@ -301,9 +301,9 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
 def _basis_facts(m: ScoredMetric, quality: MetricQuality) -> list[str]:
     """What a number rests on when the contract's fallback was taken: said where it is read."""
     read = {s.name for s in quality.sources}
-    if m.key == "feature_adoption" and m.value is not None and "accounts" not in read:
-        return ["active accounts are those with a usage event this month: no accounts.csv was read, so "
-                "accounts that used nothing are not in the base"]
+    fallback = m.declaration.fallback
+    if fallback and m.value is not None and fallback[0] not in read:
+        return [fallback[1]]
     return []
 
 

@@ -5,13 +5,11 @@ Pure functions of computed metrics and config; nothing here reads or writes.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Config, MetricConfig
 from .metrics import Metric, declared
-from .metrics.stats import nps_standard_error
 from .months import Month
 from .segments import LOW_SEGMENT_SAMPLE, worst_segment
 
@@ -74,19 +72,6 @@ class ScoredMetric:
         return bool((self.change > 0) == (self.direction == "higher"))  # a numpy bool is not `true` in Jinja
 
 
-def _nps_se(extras: dict[str, Any]) -> float | None:
-    return nps_standard_error(extras.get("n"), extras.get("promoters"), extras.get("detractors"))
-
-
-def nps_change_significant(current: dict[str, Any], previous: dict[str, Any]) -> bool | None:
-    """|change| > 1.96 * sqrt(se_M² + se_prev²); None when either month has no data."""
-    if current.get("value") is None or previous.get("value") is None:
-        return None
-    se_now, se_prev = _nps_se(current), _nps_se(previous)
-    change = current["value"] - previous["value"]
-    return abs(change) > 1.96 * math.sqrt(se_now**2 + se_prev**2)
-
-
 def withhold(result: dict[str, Any]) -> dict[str, Any]:
     """A month's result with no number in it: what rests on data that cannot be trusted
     is unknown (None; an empty object for per-feature and per-segment parts), never 0."""
@@ -116,8 +101,8 @@ def score_metrics(config: Config, history: dict[Month, dict[str, dict[str, Any]]
             low_below = settings.min_sample if info.segment_interval == "nps" else LOW_SEGMENT_SAMPLE
             result["worst_segment"] = worst_segment(info.segment_interval, value, settings.direction,
                                                     result["segments"], low_below)
-        if key == "nps":
-            result["change_significant"] = nps_change_significant(current[key], previous[key]) if previous else None
+        if info.change_test is not None:
+            result["change_significant"] = info.change_test(current[key], previous[key]) if previous else None
         trend = [
             TrendPoint(m, history[m][key]["value"], status_of(history[m][key]["value"], settings),
                        bool(history[m][key].get("low_sample")))

@@ -27,37 +27,52 @@ def tracked_features(window) -> list[str]:
     return window.cache["tracked_features"]
 
 
-def active_accounts(window):
-    """Per month ``m``: the accounts active in it (started before it ended, not churned before
-    it began), with their segment; without accounts.csv, those with a usage event in it."""
-    import ibis
-
-    accounts, events = window.table("accounts"), window.table("adoption")
-    if accounts is not None:
-        both = accounts.cross_join(window.months_table())
-        active = both.filter((both.start_date < both.end)
-                             & (both.churn_date.isnull() | (both.churn_date >= both.start)))
-        return active.select("m", "account_id", "segment")
-    dated = events.mutate(m=window.month_of(events.used_at)).filter(lambda t: t.m.notnull())
-    return dated.select("m", "account_id", segment=ibis.null("string")).distinct()
+def _active(table, window, i: int):
+    """Whether each account of ``table`` (its start and churn dates) is active in month ``i``
+    of the window: started before the month ended, not churned before it began."""
+    start, end = window.bounds(table.start_date)[i], window.bounds(table.start_date)[i + 1]
+    return (table.start_date < end) & (table.churn_date.isnull() | (table.churn_date >= start))
 
 
 def parts(window, settings) -> dict[str, Any] | None:
     import ibis
     from ibis import _
 
-    events = window.table("adoption")
+    events, accounts = window.table("adoption"), window.table("accounts")
     if events is None:
         return None
     features = tracked_features(window)
-    active = active_accounts(window)
-    used = (events.filter(events.feature.isin(features) if features else ibis.literal(False))
-            .mutate(m=window.month_of(events.used_at)).filter(_.m.notnull())
-            .select("m", "account_id", "feature").distinct())
-    by_feature = used.join(active, ["m", "account_id"]).group_by("m", "segment", "feature").agg(used=_.count())
+    n = len(window.months)
+    dated = events.mutate(m=window.month_of(events.used_at)).filter(_.m.notnull())
+    who = "account" if accounts is not None else "account_id"  # accounts.csv's row, or the id itself
+    # Per account and tracked feature: whether it was used in each month of the window (one
+    # pass over the events; the month-by-month counts then read these few rows).
+    tracked = dated.filter(dated.feature.isin(features) if features else ibis.literal(False))
+    used = tracked.group_by(who, "feature").agg(**{f"in_{i}": (tracked.m == i).any() for i in range(n)})
+    if accounts is not None:  # active: by start and churn dates; unknown accounts drop out here
+        used = used.join(accounts, "account")
+        counts = used.group_by("segment", "feature").agg(
+            **{f"used_{i}": (used[f"in_{i}"] & _active(used, window, i)).cast("int64").sum() for i in range(n)})
+        active = accounts.group_by("segment").agg(
+            **{f"used_{i}": _active(accounts, window, i).cast("int64").sum() for i in range(n)})
+    else:  # without accounts.csv: the accounts with any usage event in the month
+        seen = dated.group_by("account_id").agg(**{f"in_{i}": (dated.m == i).any() for i in range(n)})
+        counts = used.group_by("feature").agg(
+            **{f"used_{i}": used[f"in_{i}"].cast("int64").sum() for i in range(n)}).mutate(
+            segment=ibis.null("string"))
+        active = seen.agg(**{f"used_{i}": seen[f"in_{i}"].cast("int64").sum() for i in range(n)}).mutate(
+            segment=ibis.null("string"))
     return {"features": features,
-            "active": active.group_by("m", "segment").agg(n=_.count()),
-            "used": by_feature}
+            "active": _by_month(window.execute(active), ["segment"], "n"),
+            "used": _by_month(window.execute(counts), ["segment", "feature"], "used")}
+
+
+def _by_month(wide, keys: list[str], name: str):
+    """Columns used_0..used_k (one per month of the window) as rows: ``m``, ``keys``, ``name``."""
+    long = wide.melt(id_vars=keys, var_name="m", value_name=name)
+    long["m"] = long["m"].str.removeprefix("used_").astype("int64")
+    long[name] = long[name].fillna(0).astype("int64")
+    return long[long[name] > 0] if name == "n" else long
 
 
 def _adoption(features: list[str], used, total: int) -> tuple[float | None, dict[str, float | None]]:
@@ -105,4 +120,6 @@ FEATURE_ADOPTION = Metric(
     sample="active_accounts", sample_noun="active accounts", parts=parts, value=value, facts=facts,
     # Without churn dates every account that ever started counts as active.
     needs_columns=(("accounts", "churn_date"),), settings=AdoptionSettings, segment_interval="proportion",
+    fallback=("accounts", "active accounts are those with a usage event this month: no accounts.csv was read, "
+                          "so accounts that used nothing are not in the base"),
 )

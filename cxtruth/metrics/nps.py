@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..formatting import fmt_count
 from .declare import Metric
-from .stats import nps_of
+from .stats import Z95, nps_of, nps_standard_error
 
 DETRACTOR, PASSIVE, PROMOTER = 0, 1, 2
 
@@ -46,6 +47,15 @@ def value(parts, settings) -> dict[str, Any]:
     return result
 
 
+def change_significant(current: dict[str, Any], previous: dict[str, Any]) -> bool | None:
+    """|change| > 1.96 * sqrt(se_M² + se_prev²); None when either month has no data."""
+    if current.get("value") is None or previous.get("value") is None:
+        return None
+    se_now, se_prev = (nps_standard_error(e.get("n"), e.get("promoters"), e.get("detractors"))
+                       for e in (current, previous))
+    return abs(current["value"] - previous["value"]) > Z95 * math.sqrt(se_now**2 + se_prev**2)
+
+
 def facts(e: dict[str, Any]) -> list[str]:
     if not e.get("n"):
         return []
@@ -65,5 +75,5 @@ NPS = Metric(
                "(0-6). Margin of error: 95 % normal approximation.",
     owner="CX Leadership", consulted=("Customer Success", "Product"), target=40, warn=25, direction="higher",
     sample="n", sample_noun="responses", parts=parts, value=value, facts=facts,
-    segment_interval="nps", segment_noun="responses",
+    segment_interval="nps", segment_noun="responses", change_test=change_significant,
 )

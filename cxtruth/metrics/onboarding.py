@@ -32,13 +32,13 @@ def engagement_parts(window, settings) -> dict[str, Any] | None:
     # the month's cohort: accounts that started in the month before it
     both = accounts.cross_join(window.months_table(shift=-1))
     cohort = both.filter((both.start_date >= both.start) & (both.start_date < both.end)).select(
-        "m", "account_id", "start_date")
+        "m", "account", "start_date")
     # distinct calendar days with an event in [start, start + 30 days): start_date is a midnight
-    first_days = cohort.join(events, "account_id").filter(
+    first_days = cohort.join(events.select("account", "used_at"), "account").filter(
         lambda t: (t.used_at >= t.start_date) & (t.used_at < t.start_date + ibis.interval(days=ONBOARDING_DAYS)))
     # whole days since the start (a midnight), from the engine's exact microseconds: no zone involved
     day = first_days.used_at.delta(first_days.start_date, unit="microsecond") // 86_400_000_000
-    days = first_days.group_by("m", "account_id").agg(days=day.nunique())
+    days = first_days.group_by("m", "account").agg(days=day.nunique())
     return {"cohort": cohort.group_by("m").agg(n=_.count()),
             "engaged": days.filter(days.days >= settings.min_active_days).group_by("m").agg(n=_.count())}
 
@@ -60,6 +60,7 @@ def engagement_facts(e: dict[str, Any]) -> list[str]:
 
 
 def value_parts(window, settings) -> dict[str, Any] | None:
+    import ibis
     from ibis import _
 
     accounts, events = window.table("accounts"), window.table("adoption")
@@ -67,23 +68,23 @@ def value_parts(window, settings) -> dict[str, Any] | None:
         return None
     features = list(settings.value_features) or tracked_features(window)
     # each account's first value-feature event on or after its start date
-    valued = events.filter(events.feature.isin(features)) if features else events.limit(0)
-    joined = valued.join(accounts.select("account_id", "start_date"), "account_id").filter(
+    valued = events.filter(events.feature.isin(features) if features else ibis.literal(False))
+    joined = valued.select("account", "used_at").join(accounts.select("account", "start_date"), "account").filter(
         lambda t: t.used_at >= t.start_date)
-    first = joined.group_by("account_id", "start_date").agg(first=joined.used_at.min())
+    first = joined.group_by("account", "start_date").agg(first=joined.used_at.min())
     reached = first.mutate(m=window.month_of(first.first),
                            us=first.first.delta(first.start_date, unit="microsecond")).filter(_.m.notnull())
-    return {"ranked": window.order_statistics(reached, "us", (0.5, 0.9)),
-            "count": reached.group_by("m").agg(n=_.count())}
+    return {"ranked": window.order_statistics(reached, "us", (0.5, 0.9))}
 
 
 def value_value(parts, settings) -> dict[str, Any]:
     if parts is None:
         return {"value": None, "n": None, "p90_days": None}
-    n = int(parts["count"]["n"].sum())
+    ranked = parts["ranked"]
+    n = int(ranked["n"].iloc[0]) if len(ranked) else 0
     if not n:
         return {"value": None, "n": 0, "p90_days": None}
-    ranked = {int(r): days_from_us(int(v)) for r, v in zip(parts["ranked"]["rank"], parts["ranked"]["v"])}
+    ranked = {int(r): days_from_us(int(v)) for r, v in zip(ranked["rank"], ranked["v"])}
     # numpy's median and linear quantile: what pandas' Series.median/quantile(0.9) compute
     return {"value": quantile(n, ranked, 0.5), "n": n, "p90_days": quantile(n, ranked, 0.9)}
 
