@@ -38,13 +38,18 @@ def test_pdf_pages_and_running_header(sample_render):
         assert f"Page {number} of {len(pages)}" in text
 
 
-def test_pdf_prints_every_metric_value_and_owner(sample_render):
-    _, doc, _, pages = sample_render
-    scorecard = squash(pages[1])
+def sample_metrics():
+    """Every metric of the sample config, its own KPIs included, by key."""
     from cxtruth.config import Config
     from cxtruth.metrics import declared
 
-    metrics = declared(Config.from_file(ROOT / "config.toml"))  # the sample's own KPIs too
+    return declared(Config.from_file(ROOT / "config.toml"))
+
+
+def test_pdf_prints_every_metric_value_and_owner(sample_render):
+    _, doc, _, pages = sample_render
+    scorecard = squash(pages[1])
+    metrics = sample_metrics()
     assert any(m.custom for m in metrics.values())
     for key, entry in doc["metrics"].items():
         printed = fmt_value(entry["value"], metrics[key].unit)
@@ -69,7 +74,7 @@ def test_pdf_cover_answers_what_is_wrong(sample_render):
     cover = squash(pages[0])
     assert "What is going wrong, and who owns it" in cover
     worst = [k for k, e in doc["metrics"].items() if e["status"] == "off_track"]
-    from cxtruth.metrics import BUILT_IN as METRICS
+    METRICS = sample_metrics()
 
     for key in worst[:3]:
         assert METRICS[key].label in cover
@@ -141,7 +146,7 @@ def test_renderer_refuses_to_fetch(tmp_path):
 def test_every_change_carries_its_arrow(sample_render):
     """Each non-zero change on the scorecard shows ▲ or ▼ (a numpy bool once hid them)."""
     _, doc, _, pages = sample_render
-    from cxtruth.metrics import BUILT_IN as METRICS
+    METRICS = sample_metrics()
     from cxtruth.formatting import fmt_change
 
     scorecard = squash(pages[1])
