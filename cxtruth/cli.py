@@ -287,11 +287,10 @@ def validate(config_path):
     from .catalog import METRICS
     from .quality import fmt_share, source_quality
     from .sources import check_account_references, read_source
-    from .schema import SOURCES
 
     config = load_config(config_path)
     results, errors = {}, {}
-    for name in SOURCES:
+    for name in config.source_names:
         try:
             results[name] = read_source(name, config)
         except CxtruthError as exc:
@@ -299,7 +298,7 @@ def validate(config_path):
     check_account_references(results)
     quality = source_quality(config, results)
     failed = bool(errors)
-    for name in SOURCES:
+    for name in config.source_names:
         if name in errors:
             click.echo(f"{name:<10} ERROR  {errors[name]}")
             continue

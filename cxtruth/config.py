@@ -18,7 +18,7 @@ from .catalog import DEFAULT_FUNCTIONS, METRICS
 from .configfile import (DEFAULT_DATA_DIR, DEFAULT_DECIMAL, DEFAULT_DELIMITER, DEFAULT_ENCODING, find_config,
                          one_char_delimiter, read_toml, resolve, source_file)
 from .errors import ConfigError
-from .schema import DEFAULT_CHECKLIST, SOURCES
+from .schema import DEFAULT_CHECKLIST, SOURCES, SourceSpec, custom_spec, source_spec
 
 
 class _Strict(BaseModel):
@@ -266,7 +266,27 @@ class HandoffSourceConfig(SourceConfig):
     checklist: list[str] = Field(default_factory=lambda: list(DEFAULT_CHECKLIST), min_length=1)
 
 
+TypeWord = Literal["text", "integer", "number", "boolean", "date", "datetime"]  # CUSTOM_TYPES' keys
+
+
+class CustomSourceConfig(SourceConfig):
+    """[sources.<name>] for a name that is not a built-in source: an export of the company's
+    own (docs/sources.md, "Custom sources"). Read by the same reader, with the same options."""
+
+    path: str  # no default file name: a custom source says where its export is
+    key: str | list[str] | None = None  # repeated keys: the last row wins
+    types: dict[str, TypeWord] = Field(min_length=1)  # canonical column = type word, in the file's terms
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        return (self.key,) if isinstance(self.key, str) else tuple(self.key or ())
+
+
 class SourcesConfig(_Strict):
+    # Tables other than the built-in ones are custom sources, validated as CustomSourceConfig.
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, CustomSourceConfig]
+
     nps: SourceConfig = SourceConfig()
     accounts: SourceConfig = SourceConfig()
     adoption: SourceConfig = SourceConfig()
@@ -281,6 +301,7 @@ class SourcesConfig(_Strict):
         """A source's `preset` fills the keys its table leaves out (docs/sources.md, "Presets")."""
         if not isinstance(data, dict):
             return data
+        _check_custom_names(data)
         from .sources.presets import PRESETS
 
         out = dict(data)
@@ -305,18 +326,66 @@ class SourcesConfig(_Strict):
 
     @model_validator(mode="after")
     def _mapped_columns_exist(self) -> "SourcesConfig":
-        for name in SOURCES:
-            source = getattr(self, name)
-            known = set(SOURCES[name].names)
-            if name == "handoffs":
-                known |= set(source.checklist)
+        for name in [*SOURCES, *self.custom]:
+            source = self.get(name)
+            known = set(self.spec(name).names)
             for canonical in [*source.columns, *source.skip_blank, *source.compute]:
                 if canonical not in known:
                     raise ValueError(
                         f"sources.{name}.columns.{_key(canonical)}: not a column of {name} "
-                        f"(expected one of: {', '.join(sorted(known))})"
+                        f"(expected one of: {', '.join(sorted(known))})" if name in SOURCES else
+                        f"sources.{name}.columns.{_key(canonical)}: not declared under [sources.{name}.types] "
+                        f"(declared: {', '.join(known)})"
                     )
+        for name, source in self.custom.items():
+            for canonical in source.types:
+                if not (canonical.isidentifier() and canonical.isascii()):
+                    raise ValueError(f"sources.{name}.types.{_key(canonical)}: a column name is letters, digits "
+                                     "and _ (not starting with a digit); map the export's header to it under "
+                                     f"[sources.{name}.columns]")
+            for canonical in source.key_columns:
+                if canonical not in source.types:
+                    raise ValueError(f"sources.{name}.key: {_shown(canonical)} is not declared under "
+                                     f"[sources.{name}.types] (declared: {', '.join(source.types)})")
+            if source.combine_repeated:
+                raise ValueError(f"sources.{name}.combine_repeated: only for [sources.accounts]; a custom source's "
+                                 "repeated key keeps its last row")
         return self
+
+    @property
+    def custom(self) -> dict[str, CustomSourceConfig]:
+        """The custom sources, in config order."""
+        return dict(self.model_extra or {})
+
+    def get(self, name: str) -> SourceConfig:
+        """The table of source ``name``, built-in or custom."""
+        return getattr(self, name) if name in SOURCES else self.custom[name]
+
+    def spec(self, name: str) -> SourceSpec:
+        """What source ``name`` holds: the contract's columns, or a custom source's declared ones."""
+        if name in SOURCES:
+            return source_spec(name, self.handoffs.checklist) if name == "handoffs" else SOURCES[name]
+        source = self.custom[name]
+        return custom_spec(name, dict(source.types), source.key_columns)
+
+
+def _check_custom_names(data: dict) -> None:
+    """A table that is not a built-in source must be a custom one, under a usable name."""
+    for name, table in data.items():
+        if name in SOURCES:
+            if isinstance(table, dict) and ("types" in table or "key" in table):
+                word = "types" if "types" in table else "key"
+                raise ValueError(f"sources.{name}.{word}: {name} is a built-in source with the contract's columns "
+                                 "(docs/sources.md); declare a custom source under another name")
+            continue
+        if not (isinstance(name, str) and name.isidentifier() and name.isascii()) or name.startswith("_"):
+            raise ValueError(f"sources.{_key(name)}: a custom source's name is letters, digits and _ "
+                             "(not starting with a digit or _)")
+        if hasattr(SourcesConfig, name) or hasattr(CustomSourceConfig, name):
+            raise ValueError(f"sources.{name}: {name!r} is a reserved name; give the custom source another")
+        if isinstance(table, dict) and "types" not in table:
+            raise ValueError(f"sources.{name}: not a built-in source ({', '.join(SOURCES)}); a custom source "
+                             f"declares its columns under [sources.{name}.types]")
 
 
 class MetricConfig(_Strict):
@@ -531,7 +600,15 @@ class Config(_Strict):
 
     def source_path(self, name: str) -> tuple[Path, bool]:
         """(path, user_set) for a source: the configured path or <data.dir>/<name>.csv."""
-        return source_file(self.base_dir, self.data.dir, name, getattr(self.sources, name).path)
+        return source_file(self.base_dir, self.data.dir, name, self.sources.get(name).path)
+
+    @property
+    def source_names(self) -> list[str]:
+        """Every source to read: the built-in ones in contract order, then the custom ones."""
+        return [*SOURCES, *self.sources.custom]
+
+    def source_spec(self, name: str) -> SourceSpec:
+        return self.sources.spec(name)
 
     @property
     def output_dir(self) -> Path:
@@ -548,11 +625,11 @@ class Config(_Strict):
         return folder
 
     def staleness_limit(self, name: str) -> float:
-        own = getattr(self.sources, name).max_staleness_days
+        own = self.sources.get(name).max_staleness_days
         return self.report.max_staleness_days if own is None else own
 
     def rejection_limit(self, name: str) -> float:
-        own = getattr(self.sources, name).max_rejected_share
+        own = self.sources.get(name).max_rejected_share
         return self.report.max_rejected_share if own is None else own
 
 
@@ -572,7 +649,7 @@ def _first_error(exc: ValidationError) -> str:
 
 
 # find_config lives in configfile (no pydantic there) and is offered here as before.
-__all__ = ["Config", "DataConfig", "EmailConfig", "HandoffSourceConfig", "MetricConfig", "MetricsConfig",
+__all__ = ["Config", "CustomSourceConfig", "DataConfig", "EmailConfig", "HandoffSourceConfig", "MetricConfig", "MetricsConfig",
            "ReportConfig", "SUBJECT_FIELDS", "SourceConfig", "SourcesConfig", "find_config", "load_config"]
 
 

@@ -65,6 +65,7 @@ class SourceResult:
     ids_in_file: pd.Index | None = None
     # Each accepted row's position in the accounts frame (-1: unknown), once accounts are read.
     account_codes: np.ndarray | None = None
+    time_column: str | None = None  # the column date ranges and freshness use (default: the contract's)
     _date_range: tuple[pd.Timestamp, pd.Timestamp] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -79,7 +80,7 @@ class SourceResult:
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """Earliest and latest value of the source's time column (kept: two passes over 10M rows)."""
         if self._date_range is None:
-            column = SOURCES[self.name].time_column
+            column = self.time_column or (SOURCES[self.name].time_column if self.name in SOURCES else None)
             if self.frame is None or not len(self.frame) or column is None:
                 return None
             # One pass of Arrow's min_max over the int64 nanoseconds, after one comparison for
@@ -156,7 +157,7 @@ def _read_all(config: Config) -> dict[str, SourceResult]:
     accounts_read: Future[SourceResult | None] = Future()
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {name: pool.submit(_read_linked, name, config, accounts_read)
-                   for name in SOURCES if name != "accounts"}
+                   for name in config.source_names if name != "accounts"}
         accounts_error = None
         try:
             accounts = read_source("accounts", config)
@@ -167,7 +168,7 @@ def _read_all(config: Config) -> dict[str, SourceResult]:
             raise
         accounts_read.set_result(accounts)
         results = {}
-        for name in SOURCES:
+        for name in config.source_names:
             if name == "accounts" and accounts_error:
                 raise accounts_error
             results[name] = accounts if name == "accounts" else futures[name].result()
@@ -177,7 +178,7 @@ def _read_all(config: Config) -> dict[str, SourceResult]:
 def _read_linked(name: str, config: Config, accounts_read: "Future[SourceResult | None]") -> SourceResult:
     """`read_source`, plus each row's position in accounts when both have rows."""
     known = None
-    if "account_id" in SOURCES[name].names:
+    if "account_id" in config.source_spec(name).names:
         accounts = accounts_read.result()  # small, and read meanwhile: ready long before a big file
         if accounts is not None and accounts.frame is not None and len(accounts.frame):
             known = accounts.frame["account_id"]
@@ -251,6 +252,7 @@ def read_source(name: str, config: Config, account_ids: pd.Series | None = None)
     known; a fast-path read then also looks its rows' account ids up in them."""
     started = time.perf_counter()
     result = _read_source(name, config, account_ids)
+    result.time_column = config.source_spec(name).time_column
     if result.status == "read":  # a stage on a terminal (cxtruth --verbose; quiet under cron)
         log.info("read %s: %s rows, %s rejected%s (%.1f s)", result.path.name, f"{result.rows_read:,}",
                  f"{result.rejected:,}", f", {result.filtered:,} filtered out" if result.filtered else "",
@@ -789,6 +791,8 @@ def _expectation(column: Column, source: SourceConfig) -> str:
     if column.kind in ("datetime", "date"):
         return source.date_rule.expectation(name, with_time=column.kind == "datetime")
     if column.kind == "int":
+        if column.low is None or column.high is None:  # a custom source's integer: any whole number
+            return f"{name} must be a whole number"
         return f"{name} must be a whole number {column.low:g}..{column.high:g}"
     if column.kind == "number":
         low = f" >= {column.low:g}" if column.low is not None else ""

@@ -101,9 +101,8 @@ class SourcePlan:
 
 
 def plan(name: str, config: "Config | _AsWritten") -> SourcePlan:
-    source_config: SourceConfig = getattr(config.sources, name)
-    checklist = getattr(source_config, "checklist", ())
-    spec = source_spec(name, checklist) if name == "handoffs" else SOURCES[name]
+    source_config: SourceConfig = config.sources.get(name)
+    spec = config.source_spec(name)
     path, user_set = config.source_path(name)
     wanted = {c.name: (source_config.columns.get(c.name, c.name), c.required) for c in spec.columns}
     return SourcePlan(name, spec, source_config, path, user_set, wanted)
@@ -178,6 +177,7 @@ class _AsWritten:
         self.data_dir = raw.get("data", {}).get("dir", DEFAULT_DATA_DIR)
         tables = raw.get("sources", {})
         self.sources = SimpleNamespace(**{name: self._source(tables.get(name, {})) for name in SOURCES})
+        self.sources.get = partial(getattr, self.sources)
 
     @staticmethod
     def _source(table: dict) -> SimpleNamespace:
@@ -186,6 +186,10 @@ class _AsWritten:
             delimiter=one_char_delimiter(table.get("delimiter", DEFAULT_DELIMITER)),
             decimal=table.get("decimal", DEFAULT_DECIMAL), date_format=table.get("date_format"),
             columns=dict(table.get("columns", {})), checklist=list(table.get("checklist", DEFAULT_CHECKLIST)))
+
+    def source_spec(self, name: str) -> SourceSpec:
+        checklist = self.sources.get(name).checklist
+        return source_spec(name, checklist) if name == "handoffs" else SOURCES[name]
 
     def source_path(self, name: str) -> tuple[Path, bool]:
         return source_file(self.base_dir, self.data_dir, name, getattr(self.sources, name).path)
