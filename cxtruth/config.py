@@ -7,7 +7,9 @@ resolved against the folder that holds the config file.
 from __future__ import annotations
 
 import codecs
+import os
 import string
+import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,8 +17,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator
 
 from .catalog import DEFAULT_FUNCTIONS, METRICS
-from .configfile import (DEFAULT_DATA_DIR, DEFAULT_DECIMAL, DEFAULT_DELIMITER, DEFAULT_ENCODING, find_config,
-                         one_char_delimiter, read_toml, resolve, source_file)
 from .errors import ConfigError
 from .schema import DEFAULT_CHECKLIST, SOURCES, SourceSpec, custom_spec, source_spec
 
@@ -100,7 +100,7 @@ class ReportConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    dir: str = DEFAULT_DATA_DIR
+    dir: str = "sample_metrics"  # holds <source>.csv for sources without a path
 
     @field_validator("dir")
     @classmethod
@@ -110,9 +110,9 @@ class DataConfig(_Strict):
 
 class SourceConfig(_Strict):
     path: str | None = None
-    encoding: str = DEFAULT_ENCODING
-    delimiter: str = DEFAULT_DELIMITER
-    decimal: Literal[".", ","] = DEFAULT_DECIMAL
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    decimal: Literal[".", ","] = "."
     # A strptime pattern, a list of them tried in order, or "epoch", "epoch_ms", "excel".
     date_format: str | list[str] | None = None
     timezone: str | None = None  # the zone of timestamps written without an offset; default the report's
@@ -596,11 +596,16 @@ class Config(_Strict):
     # -- paths --------------------------------------------------------------
 
     def resolve(self, relative: str | Path) -> Path:
-        return resolve(self.base_dir, relative)
+        """A path from config.toml: ``~`` expanded, relative ones against the config's folder."""
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
 
     def source_path(self, name: str) -> tuple[Path, bool]:
         """(path, user_set) for a source: the configured path or <data.dir>/<name>.csv."""
-        return source_file(self.base_dir, self.data.dir, name, self.sources.get(name).path)
+        path = self.sources.get(name).path
+        if path:
+            return self.resolve(path), True
+        return self.resolve(self.data.dir) / f"{name}.csv", False
 
     @property
     def source_names(self) -> list[str]:
@@ -648,10 +653,44 @@ def _first_error(exc: ValidationError) -> str:
     return f"{location}: {message}{suffix}" if location else message + suffix
 
 
-# find_config lives in configfile (no pydantic there) and is offered here as before.
-__all__ = ["Config", "CustomSourceConfig", "DataConfig", "EmailConfig", "HandoffSourceConfig", "MetricConfig", "MetricsConfig",
-           "ReportConfig", "SUBJECT_FIELDS", "SourceConfig", "SourcesConfig", "find_config", "load_config"]
-
-
 def load_config(explicit: str | Path | None = None) -> Config:
     return Config.from_file(find_config(explicit))
+
+
+def find_config(explicit: str | Path | None) -> Path:
+    """--config wins over CXTRUTH_CONFIG, which wins over ./config.toml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("CXTRUTH_CONFIG")
+    if env:
+        return Path(env)
+    return Path("config.toml")
+
+
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few kB; /dev/zero or a log file given by mistake is not
+
+
+def read_toml(path: Path) -> dict:
+    """config.toml's tables, not validated; raises ConfigError for a missing or unreadable file."""
+    try:
+        with path.open("rb") as handle:  # read, not stat: a device has no meaningful size
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MiB: not a config file")
+        # Line ends translated as read_text did: \r\n and a lone \r become \n.
+        return tomllib.loads(data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}")
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}")
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively: thousands of levels
+        # exhaust Python's stack. No real config nests more than three deep.
+        raise ConfigError(f"{path}: config.toml nests too deeply (arrays or inline tables inside each other)")
+
+
+def one_char_delimiter(value: str) -> str:
+    """A delimiter as config.toml may write it: the two characters ``\\t`` mean a tab."""
+    return "\t" if value == "\\t" else value

@@ -29,7 +29,7 @@ from .dates import parse_timestamps, zone_in_header
 from .parse import parse_booleans, parse_integers, parse_numbers
 from .csvplan import plan
 from .jsonlines import is_json_lines
-from .reader import discard_reads_ahead, not_a_file, read_csv, read_parquet
+from .reader import not_a_file, read_csv, read_parquet
 from .rows import needs_rows_path, read_rows
 from .workbook import check_kind
 
@@ -138,10 +138,7 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def load_sources(config: Config) -> Sources:
     """Read and validate every source; raises DataError for an unreadable file
     (the first in contract order when several are)."""
-    try:
-        results = _read_all(config)
-    finally:
-        discard_reads_ahead()  # those a failed run never took: the files may change before the next
+    results = _read_all(config)
     check_account_references(results)
     # Arrow's allocator keeps the pages of freed parse buffers for reuse, and little is
     # parsed after this: handing them back takes 10 ms and lowered the 1 GB export's
