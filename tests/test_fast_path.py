@@ -20,7 +20,6 @@ import pyarrow.parquet as pq
 import pytest
 
 import cxtruth.metrics as metric_functions
-import cxtruth.sources.lookup as lookup
 from conftest import DATA, ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -54,7 +53,6 @@ def test_usage_blocks_threads_and_sorted_keys_give_the_same_document(bench_data,
     whole = metrics(run, bench_data / "config.toml")
     # 20k events in blocks of 997 shared by two threads: block edges fall inside months, accounts and days
     monkeypatch.setattr(metric_functions, "_BLOCK", 997)
-    monkeypatch.setattr(lookup, "PARALLEL_LOOKUP", 100)  # account ids looked up in two halves
     monkeypatch.setattr(metric_functions, "_BITMAP_LIMIT", 0)  # distinct keys by sorting, not a bitmap
     assert metrics(run, bench_data / "config.toml") == whole
     assert whole["metrics"]["onboarding_engagement"]["value"] is not None

@@ -12,7 +12,7 @@ pandas.
 
 import importlib
 
-_SUBMODULES = {"adapters", "csvplan", "lookup", "parse", "reader"}
+_SUBMODULES = {"adapters", "csvplan", "parse", "reader"}
 
 
 def __getattr__(name: str):

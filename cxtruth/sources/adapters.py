@@ -24,7 +24,6 @@ from ..config import Config, SourceConfig
 from ..errors import DataError
 from ..schema import ACTION_STATUSES, SOURCES, Column, SourceSpec
 from ..months import generated_now
-from .lookup import id_keys, lookup_codes, value_bounds
 from .dates import parse_timestamps, zone_in_header
 from .parse import parse_booleans, parse_integers, parse_numbers
 from .csvplan import plan
@@ -480,17 +479,29 @@ def _categorical(values: pa.ChunkedArray) -> pd.Categorical:
 
 
 def _all_distinct(values: pa.ChunkedArray) -> bool:
-    """No value twice and none missing. By sorting and comparing neighbours: Arrow sorts
-    1M ids in a third of the time its hash table takes to count them (measured)."""
-    if values.null_count:
-        return False
-    keys = id_keys(values)  # ids of one width or of 1-8 bytes: their 64-bit keys, sorted by numpy
-    if keys is not None:
-        keys.sort()
-        if not (keys[1:] == keys[:-1]).any():
-            return True  # one id has one key, so distinct keys are distinct ids (150k UUIDs: 8 ms, not 80)
-    ordered = pc.take(values, pc.sort_indices(values))
-    return len(ordered) < 2 or not pc.any(pc.equal(ordered[1:], ordered[:-1])).as_py()
+    """No value twice and none missing."""
+    return not values.null_count and pc.count_distinct(values).as_py() == len(values)
+
+
+def lookup_codes(values: pd.Series | pa.ChunkedArray, universe) -> np.ndarray:
+    """Each value's position in ``universe`` (distinct values), -1 where absent or
+    missing, as int32: Arrow's hash lookup, one call."""
+    if isinstance(values, pa.ChunkedArray):  # (`pa.array` would copy its chunks into one)
+        array = values if values.type == pa.large_string() else values.cast(pa.large_string())
+    else:
+        array = pa.array(values, type=pa.large_string(), from_pandas=True)
+    value_set = pa.array(universe, type=pa.large_string(), from_pandas=True)
+    if isinstance(value_set, pa.ChunkedArray):
+        value_set = value_set.combine_chunks()
+    codes = pc.index_in(array, value_set=value_set).fill_null(-1)
+    return np.asarray(codes.to_numpy(zero_copy_only=False) if isinstance(codes, pa.Array)
+                      else codes.to_numpy(), dtype=np.int32)
+
+
+def _value_bounds(chunk: pa.Array) -> np.ndarray:
+    """A large_string chunk's value boundaries in its data buffer (int64, one more than
+    its length): value i is bytes [bounds[i], bounds[i + 1]). A view, no copy."""
+    return np.frombuffer(chunk.buffers()[1], dtype=np.int64, count=len(chunk) + 1, offset=chunk.offset * 8)
 
 
 def _dictionaries_clean(values: pa.ChunkedArray) -> bool:
@@ -524,7 +535,7 @@ def _may_need_trim(chunk: pa.Array) -> bool:
     if data is None or not data.size:
         return False  # only empty strings and nulls
     text = np.frombuffer(data, dtype=np.uint8)
-    bounds = value_bounds(chunk)
+    bounds = _value_bounds(chunk)
     # An empty string's "first byte" is the next string's first and its "last byte" the
     # previous string's last (or the buffer's end): bytes checked anyway, so no masking.
     for ends in (text.take(bounds[:-1], mode="clip"), text.take(bounds[1:] - 1, mode="clip")):
