@@ -13,23 +13,19 @@ import pytest
 
 from conftest import ROOT, one_line
 
-CSAT_CONFIG = '''
-[data]
-dir = "."
 
-[sources.csat]
-path = "csat.csv"
-key = "response_id"
-[sources.csat.columns]
-response_id = "Response ID"
-answered_at = "Submitted"
-rating = "Rating (1-5)"
-[sources.csat.types]
-response_id = "text"
-answered_at = "datetime"
-rating = "integer"
-comment = "text"
-'''
+def source_table(name: str, types: dict, columns: dict | None = None, **keys) -> str:
+    """A [sources.<name>] table as config.toml writes it (keys as TOML values, e.g. '"csat.csv"')."""
+    lines = [f"[sources.{name}]", *(f"{key} = {value}" for key, value in keys.items())]
+    for part, table in (("columns", columns), ("types", types)):
+        lines += [f"[sources.{name}.{part}]", *(f'{k} = "{v}"' for k, v in (table or {}).items())]
+    return "\n".join(lines) + "\n"
+
+
+CSAT_CONFIG = '[data]\ndir = "."\n' + source_table(
+    "csat", {"response_id": "text", "answered_at": "datetime", "rating": "integer", "comment": "text"},
+    {"response_id": "Response ID", "answered_at": "Submitted", "rating": "Rating (1-5)"},
+    path='"csat.csv"', key='"response_id"')
 
 CSAT = '''Response ID,Submitted,Rating (1-5),comment,Agent
 CS-1,2026-10-01 09:00,5,"Fast, friendly
@@ -126,15 +122,9 @@ def test_a_stale_custom_source_makes_the_report_a_draft(tmp_path, metrics_json):
 
 
 def test_only_the_time_column_may_not_lie_in_the_future(tmp_path):
-    config = project(tmp_path, "id,at,renews\nx,2026-10-01,2099-01-01\ny,2099-10-01,2026-01-01\n", config='''
-[sources.renewals]
-path = "csat.csv"
-key = "id"
-[sources.renewals.types]
-id = "text"
-at = "date"
-renews = "date"
-''')
+    config = project(tmp_path, "id,at,renews\nx,2026-10-01,2099-01-01\ny,2099-10-01,2026-01-01\n",
+                     config=source_table("renewals", {"id": "text", "at": "date", "renews": "date"},
+                                         path='"csat.csv"', key='"id"'))
     from cxtruth.config import Config
     from cxtruth.sources import load_sources
 
@@ -148,30 +138,11 @@ def test_every_reading_option_works_for_a_custom_source(tmp_path, metrics_json):
     text = ("CSAT export (all teams)\nRef;When;Score;Weight;Happy;Team\n"
             "a;31/10/2026 23:30;5;1,5;yes;Support\nb;01/10/2026 00:30;3;0,5;no;Sales\n"
             "c;02/10/2026 12:00;4;2,0;Y;Support\nGrand Totals (3 records)\n")
-    config = project(tmp_path, text, config='''
-[report]
-timezone = "Europe/Berlin"
-[sources.csat]
-path = "csat.csv"
-delimiter = ";"
-decimal = ","
-date_format = "%d/%m/%Y"
-timezone = "America/New_York"
-header_row = 2
-where = 'Team = "Support"'
-[sources.csat.columns]
-ref = "Ref"
-answered_at = "When"
-rating = "Score"
-weight = "Weight"
-happy = "Happy"
-[sources.csat.types]
-ref = "text"
-answered_at = "datetime"
-rating = "integer"
-weight = "number"
-happy = "boolean"
-''')
+    config = project(tmp_path, text, config='[report]\ntimezone = "Europe/Berlin"\n' + source_table(
+        "csat", {"ref": "text", "answered_at": "datetime", "rating": "integer", "weight": "number", "happy": "boolean"},
+        {"ref": "Ref", "answered_at": "When", "rating": "Score", "weight": "Weight", "happy": "Happy"},
+        path='"csat.csv"', delimiter='";"', decimal='","', date_format='"%d/%m/%Y"', timezone='"America/New_York"',
+        header_row=2, where="""'Team = "Support"'"""))
     csat, result = frame(config)
     assert csat.to_dict("list") == {
         "ref": ["a", "c"], "answered_at": [pd.Timestamp("2026-11-01 04:30"), pd.Timestamp("2026-10-02 18:00")],

@@ -399,6 +399,9 @@ def accept_clean(table: pa.Table, spec: SourceSpec, config: Config, account_ids:
                 values = values.cast(pa.timestamp("ns")) if tz == "UTC" else pc.local_timestamp(values)
             if column.kind == "date":
                 values = pc.floor_temporal(values, unit="day")
+            # pandas cannot tell NaN (a "nan" cell, which is no number) from a blank: the text path names it
+            if column.kind == "number" and pc.any(pc.is_nan(values)).as_py():
+                return None
         columns[column.name] = values
     key = [k for k in spec.unique_key if k in columns]
     if len(key) == 1 and not _all_distinct(columns[key[0]]):
@@ -580,10 +583,10 @@ class _Validator:
     def warnings(self) -> pd.DataFrame:
         return _concat(self._warning_parts).sort_values("line", kind="stable", ignore_index=True)
 
-    def _flag(self, bad: pd.Series, frame: pd.DataFrame, column: str, reason: str) -> None:
+    def _flag(self, bad: np.ndarray, frame: pd.DataFrame, column: str, reason: str) -> None:
         if bad.any():
             values = frame.loc[bad, column].map(_cap) if column in frame else ""
-            self.add_issue_rows(self.lines[bad.to_numpy()], column, values, reason)
+            self.add_issue_rows(self.lines[bad], column, values, reason)
 
     def validate(self, text: pd.DataFrame, source: SourceConfig, config: Config) -> tuple[pd.DataFrame, np.ndarray]:
         """The accepted rows, typed, and the spreadsheet line of each."""
@@ -602,7 +605,7 @@ class _Validator:
                 mixed_offsets[column.name], blanks[column.name] = mixed, blank
         out = pd.DataFrame(typed, index=text.index)
 
-        def warn_mixed(column: Column, rejected: pd.Series) -> None:
+        def warn_mixed(column: Column, rejected: np.ndarray) -> None:
             if column.name in mixed_offsets:
                 offset = mixed_offsets[column.name][~blanks[column.name] & ~rejected]
                 self._warn_mixed_offsets(offset, text[column.name].str.strip(), column.name, tz)
@@ -618,7 +621,7 @@ class _Validator:
             out["status"] = out["status"].str.lower()
         self.rejected_count += int(rejected.sum())
         kept = out[~rejected]
-        kept_lines = self.lines[~rejected.to_numpy()]
+        kept_lines = self.lines[~rejected]
         if getattr(source, "combine_repeated", False) and self.spec.name == "accounts":
             kept, kept_lines = self._combine_accounts(kept, kept_lines)
         kept, kept_lines = self._dedupe(kept, kept_lines, text)

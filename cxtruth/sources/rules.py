@@ -29,7 +29,7 @@ class Broken:
     """Rows that break one rule in one column, and why."""
 
     column: str
-    rows: pd.Series  # bool per row
+    rows: np.ndarray  # bool per row
     reason: str
 
 
@@ -56,14 +56,17 @@ def broken_rows(spec: SourceSpec, typed: pd.DataFrame, source: SourceConfig, con
     """
     run_date, latest = latest_allowed(config.report.timezone)
     out: list[Broken] = []
-    rejected = pd.Series(False, index=typed.index)
+    # Masks as numpy arrays: pandas' boolean operators cost 10-20 ms each on 10M rows.
+    rejected = np.zeros(len(typed), dtype=bool)
     for column in spec.columns:
         if column.name not in typed:  # an optional column the export does not have
             continue
         value = typed[column.name]
         bad = (unparsed or {}).get(column.name)
+        bad = None if bad is None else np.asarray(bad, dtype=bool)
         if not column.nullable:
-            blank = value.isna() if bad is None else value.isna() & ~bad
+            blank = value.isna().to_numpy()
+            blank = blank if bad is None else blank & ~bad
             out.append(Broken(column.name, blank, f"{column.name} is required but blank"))
             rejected |= blank
         outside = _outside(column, value)
@@ -71,31 +74,33 @@ def broken_rows(spec: SourceSpec, typed: pd.DataFrame, source: SourceConfig, con
         if bad is not None:
             expected = expectation(column, source)
             if cells is not None and column.kind in ("int", "number") and source.decimal != ",":
-                comma = bad & _looks_like_decimal_comma(cells[column.name].str.strip())
+                comma = bad & _looks_like_decimal_comma(cells[column.name].str.strip()).to_numpy()
                 out.append(Broken(column.name, comma, expected + _COMMA_HINT.format(spec.name)))
                 bad = bad & ~comma
                 rejected |= comma
             out.append(Broken(column.name, bad, expected))
             rejected |= bad
         if column.kind in ("datetime", "date") and not column.future_ok:
-            future = (value > latest) & ~rejected
+            # numpy's comparison (NaT is never later): pandas' masks each NaT first, 40 ms on 10M rows
+            future = (value.to_numpy(dtype="datetime64[ns]") > latest.to_datetime64()) & ~rejected
             out.append(Broken(column.name, future, f"{column.name} is in the future (this ran on {run_date:%Y-%m-%d})"))
             rejected |= future
         if checked is not None:
             checked(column, rejected)
-    row_rules = [(later, typed[later] < typed[earlier], reason) for later, earlier, reason in spec.order_rules
-                 if later in typed and earlier in typed]
+    row_rules = [(later, (typed[later] < typed[earlier]).to_numpy(), reason)
+                 for later, earlier, reason in spec.order_rules if later in typed and earlier in typed]
     if spec.name == "actions":
         functions = config.report.functions
         row_rules += [
-            ("owner", ~typed["owner"].isin(functions),
+            ("owner", ~typed["owner"].isin(functions).to_numpy(),
              f"owner must be one of the configured functions ({', '.join(functions)})"),
-            ("status", ~typed["status"].str.lower().isin(ACTION_STATUSES), "status must be open, done or dropped"),
+            ("status", ~typed["status"].str.lower().isin(ACTION_STATUSES).to_numpy(),
+             "status must be open, done or dropped"),
         ]
         if "metric" in typed:
-            row_rules.append(("metric", typed["metric"].notna() & ~typed["metric"].isin(list(METRICS)),
+            row_rules.append(("metric", (typed["metric"].notna() & ~typed["metric"].isin(list(METRICS))).to_numpy(),
                               "metric must be blank or a metric key (e.g. nps, closure_time)"))
-    bad_any = pd.Series(False, index=typed.index)
+    bad_any = np.zeros(len(typed), dtype=bool)
     for name, bad, reason in row_rules:  # each row named once, under the first it breaks
         bad = bad & ~rejected & ~bad_any
         out.append(Broken(name, bad, reason))
@@ -103,16 +108,17 @@ def broken_rows(spec: SourceSpec, typed: pd.DataFrame, source: SourceConfig, con
     return out, rejected | bad_any
 
 
-def _outside(column: Column, value: pd.Series) -> pd.Series | None:
+def _outside(column: Column, value: pd.Series) -> np.ndarray | None:
     """Numbers beyond the column's range (and, read typed, not finite); None for other kinds."""
     if column.kind not in ("int", "number"):
         return None
-    numbers = value.astype("float64")
-    outside = pd.Series(~np.isfinite(numbers.to_numpy()), index=value.index) & value.notna()
-    if column.low is not None:
-        outside |= numbers < column.low
-    if column.high is not None:
-        outside |= numbers > column.high
+    numbers = value.to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        outside = np.isinf(numbers)  # NaN is a blank here (a typed read has no "nan" text)
+        if column.low is not None:
+            outside |= numbers < column.low
+        if column.high is not None:
+            outside |= numbers > column.high
     return outside
 
 
