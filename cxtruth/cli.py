@@ -78,21 +78,16 @@ month_option = click.option(
 
 
 def _load(config_path):
-    from .configfile import find_config
-    from .sources.csvplan import read_ahead, read_ahead_as_written
-
-    read_ahead_as_written(find_config(config_path))  # Arrow parses while pydantic is imported and validates
     from .config import load_config
+    from .sources import load_sources
 
     config = load_config(config_path)
-    read_ahead(config)  # whatever the guess above missed; pandas is imported below meanwhile
-    from .sources import load_sources
 
     return config, load_sources(config)
 
 
 def _report(config_path, month):
-    config, sources = _load(config_path)  # first: it starts reading before pandas is imported
+    config, sources = _load(config_path)
     from .agenda import build_report
 
     month = month or Month.last_complete(config.report.timezone)
@@ -287,11 +282,10 @@ def validate(config_path):
     from .metrics import declared
     from .quality import fmt_share, source_quality
     from .sources import check_account_references, read_source
-    from .schema import SOURCES
 
     config = load_config(config_path)
     results, errors = {}, {}
-    for name in SOURCES:
+    for name in config.source_names:
         try:
             results[name] = read_source(name, config)
         except CxtruthError as exc:
@@ -299,7 +293,7 @@ def validate(config_path):
     check_account_references(results)
     quality = source_quality(config, results)
     failed = bool(errors)
-    for name in SOURCES:
+    for name in config.source_names:
         if name in errors:
             click.echo(f"{name:<10} ERROR  {errors[name]}")
             continue
@@ -392,35 +386,7 @@ def main(argv: list[str] | None = None) -> None:
     # until exit; at the default threshold (700 new objects) the collector ran 209 times
     # in a `metrics` run (0.12 s), now 25 (0.06 s). Cycles are still collected.
     gc.set_threshold(100_000, 50, 50)
-    try:
-        cli.main(args=argv, prog_name="cxtruth")
-    except SystemExit as done:
-        _leave(done.code)
-    _leave(0)
-
-
-def _leave(code: int | str | None) -> None:
-    """End the process with ``code`` as `sys.exit` would, without the interpreter's teardown.
-
-    Teardown frees every object one by one and hands each freed region of Arrow's
-    allocator back to the kernel: 0.18-0.26 s after the JSON was written on the
-    benchmark sets, against 0.08-0.15 s when the kernel reclaims the whole process
-    at once (docs/performance.md, decision 40). Everything cxtruth writes is closed
-    or renamed into place before the command returns; only the standard streams
-    may still hold text, so they are flushed first.
-    """
-    if isinstance(code, str):  # sys.exit("message"): printed, status 1
-        print(code, file=sys.stderr)
-        code = 1
-    status = 0 if code is None else code
-    if "logging" in sys.modules:
-        sys.modules["logging"].shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: the status says output was lost, like Python's own
-            status = status or 120
-    os._exit(status)
+    cli.main(args=argv, prog_name="cxtruth")
 
 
 _PR_SET_THP_DISABLE = 41  # linux/prctl.h

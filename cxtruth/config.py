@@ -7,7 +7,9 @@ resolved against the folder that holds the config file.
 from __future__ import annotations
 
 import codecs
+import os
 import string
+import tomllib
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -16,15 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, create_model, field_validator,
                       model_validator)
 
+from .errors import ConfigError
 from .metrics import BUILT_IN, MetricSettings
 from .metrics.custom import CustomMetricSettings, check_custom_metric
 from .metrics.declare import Days
-from .configfile import (DEFAULT_DATA_DIR, DEFAULT_DECIMAL, DEFAULT_DELIMITER, DEFAULT_ENCODING, find_config,
-                         one_char_delimiter, read_toml, resolve, source_file)
-from .errors import ConfigError
+from .schema import DEFAULT_CHECKLIST, SOURCES, SourceSpec, custom_spec, source_spec
 
 DEFAULT_FUNCTIONS = ("Sales", "Customer Success", "Product", "Support", "CX Leadership")
-from .schema import DEFAULT_CHECKLIST, SOURCES
 
 
 class _Strict(BaseModel):
@@ -105,7 +105,7 @@ class ReportConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    dir: str = DEFAULT_DATA_DIR
+    dir: str = "sample_metrics"  # holds <source>.csv for sources without a path
 
     @field_validator("dir")
     @classmethod
@@ -115,9 +115,9 @@ class DataConfig(_Strict):
 
 class SourceConfig(_Strict):
     path: str | None = None
-    encoding: str = DEFAULT_ENCODING
-    delimiter: str = DEFAULT_DELIMITER
-    decimal: Literal[".", ","] = DEFAULT_DECIMAL
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    decimal: Literal[".", ","] = "."
     # A strptime pattern, a list of them tried in order, or "epoch", "epoch_ms", "excel".
     date_format: str | list[str] | None = None
     timezone: str | None = None  # the zone of timestamps written without an offset; default the report's
@@ -271,7 +271,27 @@ class HandoffSourceConfig(SourceConfig):
     checklist: list[str] = Field(default_factory=lambda: list(DEFAULT_CHECKLIST), min_length=1)
 
 
+TypeWord = Literal["text", "integer", "number", "boolean", "date", "datetime"]  # CUSTOM_TYPES' keys
+
+
+class CustomSourceConfig(SourceConfig):
+    """[sources.<name>] for a name that is not a built-in source: an export of the company's
+    own (docs/sources.md, "Custom sources"). Read by the same reader, with the same options."""
+
+    path: str  # no default file name: a custom source says where its export is
+    key: str | list[str] | None = None  # repeated keys: the last row wins
+    types: dict[str, TypeWord] = Field(min_length=1)  # canonical column = type word, in the file's terms
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        return (self.key,) if isinstance(self.key, str) else tuple(self.key or ())
+
+
 class SourcesConfig(_Strict):
+    # Tables other than the built-in ones are custom sources, validated as CustomSourceConfig.
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, CustomSourceConfig]
+
     nps: SourceConfig = SourceConfig()
     accounts: SourceConfig = SourceConfig()
     adoption: SourceConfig = SourceConfig()
@@ -286,6 +306,7 @@ class SourcesConfig(_Strict):
         """A source's `preset` fills the keys its table leaves out (docs/sources.md, "Presets")."""
         if not isinstance(data, dict):
             return data
+        _check_custom_names(data)
         from .sources.presets import PRESETS
 
         out = dict(data)
@@ -310,18 +331,66 @@ class SourcesConfig(_Strict):
 
     @model_validator(mode="after")
     def _mapped_columns_exist(self) -> "SourcesConfig":
-        for name in SOURCES:
-            source = getattr(self, name)
-            known = set(SOURCES[name].names)
-            if name == "handoffs":
-                known |= set(source.checklist)
+        for name in [*SOURCES, *self.custom]:
+            source = self.get(name)
+            known = set(self.spec(name).names)
             for canonical in [*source.columns, *source.skip_blank, *source.compute]:
                 if canonical not in known:
                     raise ValueError(
                         f"sources.{name}.columns.{_key(canonical)}: not a column of {name} "
-                        f"(expected one of: {', '.join(sorted(known))})"
+                        f"(expected one of: {', '.join(sorted(known))})" if name in SOURCES else
+                        f"sources.{name}.columns.{_key(canonical)}: not declared under [sources.{name}.types] "
+                        f"(declared: {', '.join(known)})"
                     )
+        for name, source in self.custom.items():
+            for canonical in source.types:
+                if not (canonical.isidentifier() and canonical.isascii()):
+                    raise ValueError(f"sources.{name}.types.{_key(canonical)}: a column name is letters, digits "
+                                     "and _ (not starting with a digit); map the export's header to it under "
+                                     f"[sources.{name}.columns]")
+            for canonical in source.key_columns:
+                if canonical not in source.types:
+                    raise ValueError(f"sources.{name}.key: {_shown(canonical)} is not declared under "
+                                     f"[sources.{name}.types] (declared: {', '.join(source.types)})")
+            if source.combine_repeated:
+                raise ValueError(f"sources.{name}.combine_repeated: only for [sources.accounts]; a custom source's "
+                                 "repeated key keeps its last row")
         return self
+
+    @property
+    def custom(self) -> dict[str, CustomSourceConfig]:
+        """The custom sources, in config order."""
+        return dict(self.model_extra or {})
+
+    def get(self, name: str) -> SourceConfig:
+        """The table of source ``name``, built-in or custom."""
+        return getattr(self, name) if name in SOURCES else self.custom[name]
+
+    def spec(self, name: str) -> SourceSpec:
+        """What source ``name`` holds: the contract's columns, or a custom source's declared ones."""
+        if name in SOURCES:
+            return source_spec(name, self.handoffs.checklist) if name == "handoffs" else SOURCES[name]
+        source = self.custom[name]
+        return custom_spec(name, dict(source.types), source.key_columns)
+
+
+def _check_custom_names(data: dict) -> None:
+    """A table that is not a built-in source must be a custom one, under a usable name."""
+    for name, table in data.items():
+        if name in SOURCES:
+            if isinstance(table, dict) and ("types" in table or "key" in table):
+                word = "types" if "types" in table else "key"
+                raise ValueError(f"sources.{name}.{word}: {name} is a built-in source with the contract's columns "
+                                 "(docs/sources.md); declare a custom source under another name")
+            continue
+        if not (isinstance(name, str) and name.isidentifier() and name.isascii()) or name.startswith("_"):
+            raise ValueError(f"sources.{_key(name)}: a custom source's name is letters, digits and _ "
+                             "(not starting with a digit or _)")
+        if hasattr(SourcesConfig, name) or hasattr(CustomSourceConfig, name):
+            raise ValueError(f"sources.{name}: {name!r} is a reserved name; give the custom source another")
+        if isinstance(table, dict) and "types" not in table:
+            raise ValueError(f"sources.{name}: not a built-in source ({', '.join(SOURCES)}); a custom source "
+                             f"declares its columns under [sources.{name}.types]")
 
 
 # A metric's settings model is declared with the metric (cxtruth.metrics); this name stays for readers.
@@ -481,23 +550,14 @@ class Config(_Strict):
     @model_validator(mode="after")
     def _custom_metrics_read_their_source(self) -> "Config":
         for key, metric in self.metrics.custom.items():
-            check_custom_metric(key, metric, self.source_columns(metric.source), self.source_names())
+            check_custom_metric(key, metric, self.source_columns(metric.source), self.source_names)
         return self
-
-    def source_names(self) -> list[str]:
-        """Every source config names: the built-in ones, then [sources.<name>] tables of its own."""
-        return [*SOURCES, *(self.sources.model_extra or {})]
 
     def source_columns(self, name: str) -> dict[str, str] | None:
         """Source ``name``'s canonical columns and their kinds (None: no such source)."""
-        if name in SOURCES:
-            columns = {c.name: c.kind for c in SOURCES[name].columns}
-            if name == "handoffs":
-                columns.update(dict.fromkeys(self.sources.handoffs.checklist, "bool"))
-            return columns
-        custom = (self.sources.model_extra or {}).get(name)  # custom sources (docs/sources.md)
-        types = getattr(custom, "types", None)
-        return dict(types) if types else None
+        if name not in self.source_names:
+            return None
+        return {c.name: c.kind for c in self.sources.spec(name).columns}
 
     @classmethod
     def from_file(cls, path: Path) -> "Config":
@@ -518,11 +578,24 @@ class Config(_Strict):
     # -- paths --------------------------------------------------------------
 
     def resolve(self, relative: str | Path) -> Path:
-        return resolve(self.base_dir, relative)
+        """A path from config.toml: ``~`` expanded, relative ones against the config's folder."""
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
 
     def source_path(self, name: str) -> tuple[Path, bool]:
         """(path, user_set) for a source: the configured path or <data.dir>/<name>.csv."""
-        return source_file(self.base_dir, self.data.dir, name, getattr(self.sources, name).path)
+        path = self.sources.get(name).path
+        if path:
+            return self.resolve(path), True
+        return self.resolve(self.data.dir) / f"{name}.csv", False
+
+    @property
+    def source_names(self) -> list[str]:
+        """Every source to read: the built-in ones in contract order, then the custom ones."""
+        return [*SOURCES, *self.sources.custom]
+
+    def source_spec(self, name: str) -> SourceSpec:
+        return self.sources.spec(name)
 
     @property
     def output_dir(self) -> Path:
@@ -539,11 +612,11 @@ class Config(_Strict):
         return folder
 
     def staleness_limit(self, name: str) -> float:
-        own = getattr(self.sources, name).max_staleness_days
+        own = self.sources.get(name).max_staleness_days
         return self.report.max_staleness_days if own is None else own
 
     def rejection_limit(self, name: str) -> float:
-        own = getattr(self.sources, name).max_rejected_share
+        own = self.sources.get(name).max_rejected_share
         return self.report.max_rejected_share if own is None else own
 
 
@@ -562,10 +635,44 @@ def _first_error(exc: ValidationError) -> str:
     return f"{location}: {message}{suffix}" if location else message + suffix
 
 
-# find_config lives in configfile (no pydantic there) and is offered here as before.
-__all__ = ["Config", "DataConfig", "EmailConfig", "HandoffSourceConfig", "MetricConfig", "MetricsConfig",
-           "ReportConfig", "SUBJECT_FIELDS", "SourceConfig", "SourcesConfig", "find_config", "load_config"]
-
-
 def load_config(explicit: str | Path | None = None) -> Config:
     return Config.from_file(find_config(explicit))
+
+
+def find_config(explicit: str | Path | None) -> Path:
+    """--config wins over CXTRUTH_CONFIG, which wins over ./config.toml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("CXTRUTH_CONFIG")
+    if env:
+        return Path(env)
+    return Path("config.toml")
+
+
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few kB; /dev/zero or a log file given by mistake is not
+
+
+def read_toml(path: Path) -> dict:
+    """config.toml's tables, not validated; raises ConfigError for a missing or unreadable file."""
+    try:
+        with path.open("rb") as handle:  # read, not stat: a device has no meaningful size
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MiB: not a config file")
+        # Line ends translated as read_text did: \r\n and a lone \r become \n.
+        return tomllib.loads(data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}")
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}")
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively: thousands of levels
+        # exhaust Python's stack. No real config nests more than three deep.
+        raise ConfigError(f"{path}: config.toml nests too deeply (arrays or inline tables inside each other)")
+
+
+def one_char_delimiter(value: str) -> str:
+    """A delimiter as config.toml may write it: the two characters ``\\t`` mean a tab."""
+    return "\t" if value == "\\t" else value

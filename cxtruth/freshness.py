@@ -47,7 +47,9 @@ def _newest(result, name: str) -> pd.Timestamp | None:
 def stale_sources(config: Config, sources: Sources, month: Month) -> list[StaleSource]:
     """Sources that were read but whose newest row is too old for ``month``."""
     stale = []
-    for name in GATED_SOURCES:
+    # A custom source is gated like a built-in one when it has a date column to judge by.
+    custom = [name for name in config.sources.custom if config.source_spec(name).time_column]
+    for name in [*GATED_SOURCES, *custom]:
         result = sources.results.get(name)
         if result is None or result.status != "read":
             continue

@@ -396,9 +396,6 @@ def _stored_pdf(paths: OutputPaths, delivery: DeliveryRecord | None) -> bytes | 
 
 def _render_and_maybe_send(config: Config, config_file: Path, month: Month, paths: OutputPaths,
                            options: RunOptions, timer: _Timer, started: str, echo: Echo) -> RunResult:
-    from .sources.csvplan import read_ahead
-
-    read_ahead(config)  # Arrow parses the exports while the modules below (pandas, Jinja) are imported
     from .agenda import build_report
     from .agenda import metrics_json
     from .render import render_html, render_pdf, time_limit, write_outputs

@@ -150,6 +150,24 @@ SOURCES: dict[str, SourceSpec] = {
 }
 
 
+# The type words of a custom source's [sources.<name>.types] table, and the kind each is read as.
+CUSTOM_TYPES: dict[str, Kind] = {
+    "text": "text", "integer": "int", "number": "number", "boolean": "bool", "date": "date", "datetime": "datetime",
+}
+
+
+def custom_spec(name: str, types: dict[str, str], key: tuple[str, ...] = ()) -> SourceSpec:
+    """A custom source's spec (docs/sources.md, "Custom sources"): every declared column
+    required in the file, blank cells allowed except in the key, the last row of a
+    repeated key wins, and the first date or datetime column declared is its time column
+    (freshness and date ranges; the only one whose future dates are rejected)."""
+    time_column = next((column for column, word in types.items() if CUSTOM_TYPES[word] in ("date", "datetime")), None)
+    columns = tuple(Column(column, CUSTOM_TYPES[word], nullable=column not in key,
+                           future_ok=column != time_column)
+                    for column, word in types.items())
+    return SourceSpec(name, columns, unique_key=tuple(key), time_column=time_column)
+
+
 def source_spec(name: str, checklist: tuple[str, ...] | list[str] = DEFAULT_CHECKLIST) -> SourceSpec:
     """The spec for ``name``; for handoffs, with the configured checklist columns."""
     spec = SOURCES[name]

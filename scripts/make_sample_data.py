@@ -206,6 +206,126 @@ def make_awareness(rng, accounts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# Custom sources (docs/sources.md, "Custom sources"): a help desk's ticket export and the CSAT
+# survey sent when a ticket is solved, over the trend's 13 months. Drawn from their own seed
+# after everything else, so the built-in sources' files stay byte for byte as they were.
+CUSTOM_SEED = SEED + 1
+CUSTOM_MONTHS = MONTHS[-13:]
+# Zendesk's ticket CSV export (Admin Center > Account > Tools > Reports > Export), in its column
+# order (tests/data/presets/zendesk/SOURCE.md cites where each name comes from).
+ZENDESK_COLUMNS = [
+    "Summation column", "Id", "Requester", "Requester id", "Requester external id", "Requester email",
+    "Requester domain", "Submitter", "Assignee", "Group", "Subject", "Tags", "Status", "Priority", "Via",
+    "Ticket type", "Created at", "Updated at", "Assigned at", "Organization", "Due date", "Initially assigned at",
+    "Solved at", "Resolution time", "Satisfaction Score", "Group stations", "Assignee stations", "Reopens",
+    "Replies", "First reply time in minutes", "First reply time in minutes within business hours",
+    "First resolution time in minutes", "First resolution time in minutes within business hours",
+    "Full resolution time in minutes", "Full resolution time in minutes within business hours",
+    "Agent wait time in minutes", "Agent wait time in minutes within business hours",
+    "Requester wait time in minutes", "Requester wait time in minutes within business hours",
+    "On hold time in minutes", "On hold time in minutes within business hours",
+]
+AGENTS = ["Priya Nair", "Tomás Ortega", "Hannah Weber", "Kofi Mensah", "Yuki Sato"]
+REQUESTERS = ["Ana Ruiz", "Li Wei", "Sam O'Neill", "Marta Kowalska", "Jonas Berg", "Fatima Zahra", "Chris Lee",
+              "Elif Demir", "Noah Smith", "Léa Martin"]
+TICKET_SUBJECTS = {
+    "Incident": ["Cannot log in", "Dashboard does not load", "Alerts stopped firing", "Export fails"],
+    "Problem": ["CRM sync drops records", "Report totals differ from the API"],
+    "Question": ["How do I share a dashboard?", "Where are API keys?", "Can we get SSO?"],
+    "Task": ["Add a user to our account", "Change our billing contact"],
+}
+VIA = {"Mail": 0.40, "Web form": 0.30, "Chat": 0.18, "Phone call (incoming)": 0.07, "Web service": 0.05}
+PRIORITY = {"Low": 0.25, "Normal": 0.50, "High": 0.20, "Urgent": 0.05}
+CSAT_COMMENTS = {
+    5: ["Fixed in one reply, thank you!", "Priya was brilliant, as always.", "Fast and friendly 👍"],
+    4: ["Good answer, took a day though.", "Solved, but I had to explain it twice."],
+    3: ["OK. The workaround is clunky.", ""],
+    2: ["Slow, and the first answer didn't help.", "Closed before it was actually fixed."],
+    1: ["Nobody replied for three days.", "Still broken; \"solved\" is not true."],
+}
+
+
+def _stamp(at: pd.Timestamp | None) -> str:
+    return "" if at is None else at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def make_tickets_and_csat(accounts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(Zendesk tickets, CSAT answers): first replies get faster and ratings better over the year."""
+    rng = np.random.default_rng(CUSTOM_SEED)
+    tickets, answers = [], []
+    for period in CUSTOM_MONTHS:
+        pool = active_in(accounts, period)
+        p = (period - CUSTOM_MONTHS[0]).n / (len(CUSTOM_MONTHS) - 1)
+        for created in sorted(random_times(rng, period.start_time, period.end_time, int(rng.integers(55, 75)))):
+            created = created + pd.Timedelta(seconds=int(rng.integers(0, 60)))
+            number = 48_200 + len(tickets) + 1
+            kind = list(TICKET_SUBJECTS)[rng.choice(len(TICKET_SUBJECTS), p=[0.45, 0.15, 0.30, 0.10])]
+            priority = list(PRIORITY)[rng.choice(len(PRIORITY), p=list(PRIORITY.values()))]
+            via = list(VIA)[rng.choice(len(VIA), p=list(VIA.values()))]
+            requester = REQUESTERS[int(rng.integers(0, len(REQUESTERS)))]
+            agent = AGENTS[int(rng.integers(0, len(AGENTS)))]
+            account = pool.account_id.iloc[int(rng.integers(0, len(pool)))]
+            domain = f"{account.lower()}.example"
+            first_reply = int(rng.lognormal(np.log(300 - 200 * p), 0.9)) + 1
+            replied = created + pd.Timedelta(minutes=first_reply)
+            if replied > LAST.end_time:
+                first_reply, replied = None, None
+            solved = None
+            if replied is not None and rng.random() > 0.05:
+                solved = replied + pd.Timedelta(hours=float(rng.lognormal(np.log(20), 1.0)))
+                solved = solved.floor("s") if solved <= LAST.end_time else None
+            status = ("Closed" if solved is not None and solved < LAST.end_time - pd.Timedelta(days=4) else
+                      "Solved" if solved is not None else "Open" if replied is not None else "New")
+            full = None if solved is None else int((solved - created).total_seconds() // 60)
+            score = "Not Offered"
+            if solved is not None:
+                score = "Offered"
+                if rng.random() < 0.45:  # the survey sent on solving was answered
+                    at = solved + pd.Timedelta(minutes=float(rng.exponential(600)))
+                    if at <= LAST.end_time:
+                        good = 0.70 + 0.17 * p
+                        rating = int(rng.integers(4, 6)) if rng.random() < good else int(rng.integers(1, 4))
+                        score = "Good" if rating >= 4 else "Bad"
+                        comments = CSAT_COMMENTS[rating]
+                        answers.append({
+                            "Submitted": _stamp(at.floor("s")),
+                            "Rating (1-5)": rating,
+                            "Comment": comments[int(rng.integers(0, len(comments)))] if rng.random() < 0.5 else "",
+                            "Ticket ID": number, "Agent": agent, "Customer email": f"{requester.split()[0].lower()}@{domain}",
+                        })
+            updated = solved or replied or created
+            tickets.append({
+                "Summation column": 1, "Id": number, "Requester": requester,
+                "Requester id": 361_000_000_000 + number, "Requester external id": "",
+                "Requester email": f"{requester.split()[0].lower()}@{domain}", "Requester domain": domain,
+                "Submitter": requester, "Assignee": agent if replied is not None else "", "Group": "Support",
+                "Subject": TICKET_SUBJECTS[kind][int(rng.integers(0, len(TICKET_SUBJECTS[kind])))],
+                "Tags": " ".join(t for t in (priority.lower(), via.split()[0].lower()) if t), "Status": status,
+                "Priority": priority, "Via": via, "Ticket type": kind, "Created at": _stamp(created),
+                "Updated at": _stamp(updated), "Assigned at": _stamp(replied), "Organization": account,
+                "Due date": "", "Initially assigned at": _stamp(replied), "Solved at": _stamp(solved),
+                "Resolution time": "" if full is None else round(full / 60), "Satisfaction Score": score,
+                "Group stations": 1, "Assignee stations": 1 if replied is not None else 0,
+                "Reopens": int(rng.random() < 0.06), "Replies": 0 if replied is None else int(rng.integers(1, 6)),
+                "First reply time in minutes": "" if first_reply is None else first_reply,
+                "First reply time in minutes within business hours": "" if first_reply is None else
+                min(first_reply, int(first_reply * 0.6) + 1),
+                "First resolution time in minutes": "" if full is None else full,
+                "First resolution time in minutes within business hours": "" if full is None else int(full * 0.4),
+                "Full resolution time in minutes": "" if full is None else full,
+                "Full resolution time in minutes within business hours": "" if full is None else int(full * 0.4),
+                "Agent wait time in minutes": "" if full is None else int(full * 0.7),
+                "Agent wait time in minutes within business hours": "" if full is None else int(full * 0.3),
+                "Requester wait time in minutes": "" if full is None else int(full * 0.3),
+                "Requester wait time in minutes within business hours": "" if full is None else int(full * 0.1),
+                "On hold time in minutes": 0, "On hold time in minutes within business hours": 0,
+            })
+    answers.sort(key=lambda row: row["Submitted"])
+    csat = pd.DataFrame(answers)
+    csat.insert(0, "Response ID", [f"CS-{n + 1:05d}" for n in range(len(csat))])  # numbered as submitted
+    return pd.DataFrame(tickets, columns=ZENDESK_COLUMNS), csat
+
+
 ACTIONS = [
     ("ACT-01", "Rebuild the sales-to-CS handoff checklist in the CRM", "Sales", "handoff_quality",
      "2026-08-13", "2026-10-15", "open", ""),
@@ -242,6 +362,7 @@ def main(out_dir: str) -> None:
     export["start_date"] = export["start_date"].dt.strftime("%Y-%m-%d")
     export["churn_date"] = export["churn_date"].map(lambda d: d.strftime("%Y-%m-%d") if pd.notna(d) else "")
     files["accounts.csv"] = export
+    files["tickets.csv"], files["csat.csv"] = make_tickets_and_csat(accounts)
     for name, frame in sorted(files.items()):
         frame.to_csv(out / name, index=False, lineterminator="\n")
         print(f"{out / name}: {len(frame):,} rows")

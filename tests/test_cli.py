@@ -67,71 +67,16 @@ def test_validate_exits_nonzero_when_a_source_cannot_be_read(run, handcalc):
 def test_the_command_asks_for_small_pages():
     # Decision 35: set by the console entry point for the whole process, so it is read back
     # from inside one, with prctl(PR_GET_THP_DISABLE) as the command exits.
-    # The command leaves through os._exit (decision 40), so the spy wraps that, not atexit.
-    script = ("import ctypes, os, sys; from cxtruth.cli import main; real_exit = os._exit\n"
-              "def spy(status):\n"
-              "    print('THP disabled:', ctypes.CDLL(None).prctl(42, 0, 0, 0, 0), flush=True)\n"
-              "    real_exit(status)\n"
-              "os._exit = spy; sys.argv = ['cxtruth', '--version']; main()")
+    script = ("import atexit, ctypes, sys; from cxtruth.cli import main\n"
+              "atexit.register(lambda: print('THP disabled:', ctypes.CDLL(None).prctl(42, 0, 0, 0, 0), flush=True))\n"
+              "sys.argv = ['cxtruth', '--version']; main()")
     output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert "cxtruth, version" in output
     assert "THP disabled: 1" in output
 
 
-def _spied_run(spies: str, argv: list[str], cwd) -> subprocess.CompletedProcess:
-    """``cxtruth *argv`` in a fresh interpreter, after ``spies`` (Python source, with
-    ``sys`` imported) has replaced what it watches."""
-    script = f"import sys\n{spies}from cxtruth.cli import main\nsys.argv = ['cxtruth', *{argv!r}]\nmain()\n"
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=cwd)
-
-
-@pytest.mark.parametrize("command", [["metrics", "--json"], ["render", "--format", "html"], ["actions"]])
-def test_commands_start_reading_before_pandas_is_imported(command, handcalc, tmp_path):
-    # Decision 37: the exports are parsed while pandas (and pyarrow.compute) are imported,
-    # so read_ahead must come first.
-    spies = (
-        "import cxtruth.sources.csvplan as csvplan\n"
-        "real = csvplan.read_ahead\n"
-        "def spy(config):\n"
-        "    print('pandas imported before reading:', 'pandas' in sys.modules, file=sys.stderr)\n"
-        "    print('pyarrow.compute imported before reading:', 'pyarrow.compute' in sys.modules, file=sys.stderr)\n"
-        "    real(config)\n"
-        "csvplan.read_ahead = spy\n"
-    )
-    done = _spied_run(spies, [*command, "--month", "2026-10", "--config", str(handcalc)], tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "pandas imported before reading: False" in done.stderr
-    assert "pyarrow.compute imported before reading: False" in done.stderr  # 40 ms of its own
-
-
-def test_metrics_starts_reading_before_pydantic_is_imported(handcalc, tmp_path):
-    # The reads are planned from config.toml as written: pydantic's import (0.1 s) and
-    # the validation overlap Arrow's parse, which the validated config then takes.
-    spies = (
-        "import cxtruth.sources.reader as reader\n"
-        "real = reader.start_typed_read\n"
-        "def spy(pool, path, **options):\n"
-        "    print('started', path.name, 'pydantic' in sys.modules, file=sys.stderr)\n"
-        "    real(pool, path, **options)\n"
-        "reader.start_typed_read = spy\n"
-        "real_read = reader._read_typed\n"
-        "def counted(path, *a):\n"
-        "    print('parsed', path.name, file=sys.stderr)\n"
-        "    return real_read(path, *a)\n"
-        "reader._read_typed = counted\n"
-    )
-    done = _spied_run(spies, ["metrics", "--json", "--month", "2026-10", "--config", str(handcalc)], tmp_path)
-    assert done.returncode == 0, done.stderr
-    lines = done.stderr.splitlines()
-    first = [line for line in lines if line.startswith("started")]
-    assert first and first[0].endswith("False"), done.stderr  # before pydantic
-    parsed = [line for line in lines if line.startswith("parsed")]
-    assert parsed and len(parsed) == len(set(parsed)), done.stderr  # each file parsed once
-
-
 def test_the_command_flushes_its_output_and_keeps_its_exit_status(handcalc, tmp_path):
-    # Decision 40: the process ends without the interpreter's teardown; what was printed
-    # must still arrive whole through a pipe, and each exit code stay the command's.
+    # What was printed arrives whole through a pipe, and each exit code stays the command's.
     command = [sys.executable, "-c", "from cxtruth.cli import main; main()"]
     done = subprocess.run([*command, "metrics", "--json", "--month", "2026-10", "--config", str(handcalc)],
                           capture_output=True, text=True, cwd=tmp_path)

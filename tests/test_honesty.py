@@ -16,7 +16,7 @@ CHURN_METRICS = ("logo_churn", "revenue_churn", "feature_adoption", "onboarding_
 def sample(tmp_path: Path, extra_config: str = "") -> Path:
     """A copy of the sample month's exports and config; returns config.toml."""
     shutil.copytree(ROOT / "sample_metrics", tmp_path / "data")
-    text = (ROOT / "config.toml").read_text(encoding="utf-8").replace('dir = "sample_metrics"', 'dir = "data"')
+    text = (ROOT / "config.toml").read_text(encoding="utf-8").replace("sample_metrics", "data")
     (tmp_path / "config.toml").write_text(text + "\n" + extra_config, encoding="utf-8")
     return tmp_path / "config.toml"
 

@@ -224,42 +224,26 @@ def test_consecutive_lines_index_like_the_array_they_stand_for(count, first, dat
 _SHORT_IDS = ["a", "b", "c"]
 _LONG_IDS = ["0123456789abcdef0123", "01234567_9abcdef0123", "0123456789abcdef012X"]
 _ANY_IDS = st.one_of(st.none(), st.sampled_from(_SHORT_IDS + _LONG_IDS + ["ab", "zz", ""]))
-# Ids of 1-8 bytes and mixed lengths (numeric CRM ids) are their own key, zero-padded: "a\0"
-# and "a" share one, and 8 bytes is the longest that fits.
 _MIXED_IDS = ["7", "42", "104233", "12345678", "a", "a\0", "ab", "é"]
 
 
 @SETTINGS
-@given(values=st.lists(st.one_of(st.lists(st.sampled_from(_SHORT_IDS), max_size=15),  # chunks of one width
-                                 st.lists(st.sampled_from(_LONG_IDS), min_size=1, max_size=15),
-                                 st.lists(st.sampled_from(_MIXED_IDS + ["123456789"]), max_size=15),
+@given(values=st.lists(st.one_of(st.lists(st.sampled_from(_SHORT_IDS), max_size=15),
+                                 st.lists(st.sampled_from(_MIXED_IDS + _LONG_IDS), max_size=15),
                                  st.lists(_ANY_IDS, max_size=15)), max_size=3),
-       universe=st.one_of(st.lists(st.sampled_from(_LONG_IDS), unique=True, min_size=1, max_size=2),
-                          st.lists(st.sampled_from(_MIXED_IDS), unique=True, max_size=6),
-                          st.lists(st.sampled_from(_SHORT_IDS + _LONG_IDS), unique=True, max_size=5)),
-       split=st.booleans(), block=st.sampled_from([1, 2, 3, 1 << 15]), slots_per_id=st.sampled_from([0, 16]))
-@example(values=[["01234567_9abcdef0123", "0123456789abcdef0123"]], universe=["0123456789abcdef0123"], split=False,
-         block=1 << 15, slots_per_id=16)
-@example(values=[["7", "42", "a\0", "104233", "12345678", "a"], ["a\0"]], universe=["42", "a", "12345678", "7"],
-         split=False, block=2, slots_per_id=16)
-def test_lookup_codes_are_positions_in_the_universe(values, universe, split, block, slots_per_id):
+       universe=st.lists(st.sampled_from(_MIXED_IDS + _SHORT_IDS + _LONG_IDS), unique=True, max_size=6))
+def test_lookup_codes_are_positions_in_the_universe(values, universe):
     import pyarrow as pa
 
-    from cxtruth.sources import lookup
+    from cxtruth.sources import lookup_codes
 
     flat = [v for chunk in values for v in chunk]
     expected = [universe.index(v) if v in universe else -1 for v in flat]
-    # As the reader leaves them: one Arrow chunk per block read.
-    column = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(values, type=pa.large_string())))
-    saved = lookup.PARALLEL_LOOKUP, lookup._BLOCK, lookup._SLOTS_PER_ID
-    lookup.PARALLEL_LOOKUP = 0 if split else saved[0]  # 0: every lookup in two threads
-    lookup._BLOCK = block  # small: a chunk is looked up in several blocks
-    lookup._SLOTS_PER_ID = slots_per_id  # 0: a table of 2 slots, so ids share slots and rows land on others'
-    try:
-        codes = lookup.lookup_codes(column, universe)
-    finally:
-        lookup.PARALLEL_LOOKUP, lookup._BLOCK, lookup._SLOTS_PER_ID = saved
-    assert codes.tolist() == expected and codes.dtype == "int32"
+    # As the reader leaves them: one Arrow chunk per block read; and as a plain pandas column.
+    chunked = pa.chunked_array(values, type=pa.large_string())
+    for column in (chunked, pd.Series(flat, dtype=object)):
+        codes = lookup_codes(column, universe)
+        assert codes.tolist() == expected and codes.dtype == "int32"
 
 
 @SETTINGS
@@ -268,8 +252,8 @@ def test_lookup_codes_are_positions_in_the_universe(values, universe, split, blo
                                  st.lists(st.sampled_from(_MIXED_IDS + ["resp-1499999", "resp-14999990"]), max_size=4),
                                  st.lists(_ANY_IDS, max_size=4)), max_size=3))
 @example(values=[["0123456789abcdef0123"], ["01234567_9abcdef0123", "0123456789abcdef0123"]])
-@example(values=[["a", "42"], ["a\0", "7"]])  # one key, two ids
-@example(values=[["resp-1499999", "resp-1", "resp-14999990"], ["0123456789abcdef", "resp-1499999"]])  # mixed lengths over 8 bytes: Arrow sorts them
+@example(values=[["a", "42"], ["a\0", "7"]])
+@example(values=[["resp-1499999", "resp-1", "resp-14999990"], ["0123456789abcdef", "resp-1499999"]])
 def test_the_repeated_id_check_agrees_with_counting(values):
     import pyarrow as pa
 
@@ -303,35 +287,6 @@ def test_dictionary_columns_become_the_categorical_arrow_would_make(chunks):
     assert got.codes.dtype == expected.codes.dtype
 
 
-def test_short_ids_of_mixed_lengths_are_keyed_unless_two_share_a_key():
-    import pyarrow as pa
-
-    from cxtruth.sources.lookup import ShortIds
-
-    assert ShortIds.of(pa.array(["7", "42", "104233", "12345678"], type=pa.large_string())) is not None
-    assert ShortIds.of(pa.array(["a", "a\0"], type=pa.large_string())) is None  # Arrow's lookup, then
-    assert ShortIds.of(pa.array(["7", "123456789"], type=pa.large_string())) is None  # 9 bytes: no room
-
-
-def test_a_shared_key_is_not_taken_for_a_match():
-    import pyarrow as pa
-
-    import numpy as np
-
-    from cxtruth.sources.lookup import FixedWidthIds
-
-    table = FixedWidthIds.of(pa.array(["0123456789abcdef0123", "X123456789abcdef0123"], pa.large_string()))
-    assert table is not None  # one width, two keys: the fixed-width way is taken
-    values = pa.array(["01234567_9abcdef0123", "X123456789abcdef0123", "0123456789abcdef0123", "abc"],
-                      pa.large_string())
-    codes = np.empty(4, dtype=np.int32)
-    for at in range(4):  # one value per chunk: the last is another width
-        table.look_up(values[at:at + 1], codes[at:at + 1])
-    assert codes.tolist() == [-1, 1, 0, -1]
-    # bytes 8-11 are in neither word of the key: two accounts with one key go to Arrow
-    assert FixedWidthIds.of(pa.array(["0123456789abcdef0123", "01234567_9abcdef0123"], pa.large_string())) is None
-
-
 # Accounts' accepted ids are trimmed and never blank; the rows naming them may be neither.
 _KNOWN = ["acc-1", "acc-22", "é", "x y", "0123456789abcdef0123"]
 _NAMED = st.one_of(st.none(), st.sampled_from(_KNOWN + ["zz", "", "  ", " acc-1", "acc-22\u00a0", "\té", " zz "]))
@@ -351,7 +306,7 @@ def test_account_ids_checked_by_the_lookup_as_accept_clean_checks_them(chunks, k
 
     from cxtruth.schema import SOURCES
     from cxtruth.sources.adapters import accept_clean
-    from cxtruth.sources.lookup import lookup_codes
+    from cxtruth.sources import lookup_codes
 
     config = Config()
     table = pa.table({"account_id": pa.chunked_array(chunks, type=pa.large_string())})

@@ -106,115 +106,23 @@ def test_ambiguous_date_is_never_guessed(tmp_path, metrics_json):
     assert "set date_format" in doc["data_quality"]["issues"][0]["reason"]
 
 
-# -- reading ahead: the command line starts Arrow's parse before pandas is imported --
-
-def _sample_project(tmp_path):
-    from conftest import ROOT
-
-    shutil.copytree(ROOT / "sample_metrics", tmp_path / "sample_metrics")
-    shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
-    return tmp_path / "config.toml"
-
-
-def test_reading_ahead_needs_no_pandas(tmp_path):
-    import subprocess
-    import sys
-
-    config = _sample_project(tmp_path)
-    code = (
-        "import sys\n"
-        "from cxtruth.config import load_config\n"
-        "from cxtruth.sources import reader\n"
-        "from cxtruth.sources.csvplan import read_ahead\n"
-        f"read_ahead(load_config({str(config)!r}))\n"
-        "print(len(reader._reads_ahead), 'pandas' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    started, pandas_imported = out.stdout.split()
-    assert int(started) >= 4 and pandas_imported == "False"  # every CSV on the fast path
-
-
-def test_reads_started_ahead_are_taken_not_repeated(tmp_path, monkeypatch):
+def test_a_tab_delimiter_and_another_encoding_are_read_as_configured(tmp_path):
     from cxtruth.config import load_config
-    from cxtruth.sources import load_sources, reader
-    from cxtruth.sources.csvplan import read_ahead
-
-    config = load_config(_sample_project(tmp_path))
-    plain = load_sources(config)
-    calls = []
-    real = reader._read_typed
-    monkeypatch.setattr(reader, "_read_typed", lambda path, *a: calls.append(path.name) or real(path, *a))
-    read_ahead(config)
-    ahead = load_sources(config)
-    assert sorted(calls) == sorted(set(calls)) and len(calls) >= 4  # each file parsed once, ahead
-    assert reader._reads_ahead == {}
-    for name, result in plain.results.items():
-        if result.frame is not None:
-            assert ahead.results[name].frame.equals(result.frame), name
-
-
-def test_a_file_changed_after_reading_ahead_is_read_again(tmp_path):
-    from cxtruth.config import load_config
-    from cxtruth.sources import load_sources, reader
-    from cxtruth.sources.csvplan import read_ahead
-
-    clean = "response_id,responded_at,score\nr1,2026-10-01,9\nr2,2026-10-02,3\n"
-    config = load_config(write_project(tmp_path, clean))
-    read_ahead(config)
-    for started in list(reader._reads_ahead.values()):
-        assert started.result().num_rows == 2  # typed and clean: the fast path would take it
-    (tmp_path / "nps.csv").write_text(clean + "r3,2026-10-03,10\n", encoding="utf-8")  # a new export meanwhile
-    nps = load_sources(config).results["nps"]
-    assert nps.rows_read == 3 and nps.frame["response_id"].tolist() == ["r1", "r2", "r3"]
-    assert reader._reads_ahead == {}  # the stale parse is not kept for a later run
-
-
-def test_a_file_that_cannot_be_read_ahead_gets_its_usual_error(tmp_path, run):
-    config = write_project(tmp_path, "response_id,when,score\nr1,2026-10-01,9\n")
-    (tmp_path / "adoption.csv").write_text("account_id,feature,used_at\nA1,api,2026-10-02\n", encoding="utf-8")
-    result = run("metrics", "--month", "2026-10", "--config", config, "--json")
-    assert result.exit_code == 4 and "required column missing: responded_at" in result.stderr
-    assert "Traceback" not in result.output
-
-
-def test_reads_started_from_config_as_written_are_the_ones_the_validated_config_takes(tmp_path, monkeypatch):
-    # `metrics` starts reading from config.toml before pydantic validates it; every
-    # setting that decides a read must be understood as `Config` understands it.
-    from cxtruth.config import load_config
-    from cxtruth.sources import load_sources, reader
-    from cxtruth.sources.csvplan import read_ahead, read_ahead_as_written
+    from cxtruth.sources import load_sources
 
     exports = tmp_path / "exports"
     exports.mkdir()
     (exports / "nps.csv").write_text("Response\tWhen\tScore\nr1\t2026-10-01\t9\nr2\t2026-10-02\t3\n", encoding="utf-8")
-    (tmp_path / "usage.csv").write_text("account_id,feature,used_at\nA1,API,2026-10-02 10:00\n", encoding="cp1252")
+    (tmp_path / "usage.csv").write_text("account_id,feature,used_at\nA1,Ápi,2026-10-02 10:00\n", encoding="cp1252")
     config_file = tmp_path / "config.toml"
     config_file.write_text(
         '[data]\ndir = "exports"\n'
         '[sources.nps]\ndelimiter = "\\\\t"\n'
         '[sources.nps.columns]\nresponse_id = "Response"\nresponded_at = "When"\nscore = "Score"\n'
         '[sources.adoption]\npath = "usage.csv"\nencoding = "cp1252"\n', encoding="utf-8")
-    calls = []
-    real = reader._read_typed
-    monkeypatch.setattr(reader, "_read_typed", lambda path, *a: calls.append(path.name) or real(path, *a))
-    read_ahead_as_written(config_file)
-    assert len(reader._reads_ahead) == 2  # both files, before anything is validated
-    config = load_config(config_file)
-    read_ahead(config)  # the validated config asks for the same reads: none is added
-    sources = load_sources(config)
-    assert sorted(calls) == ["nps.csv", "usage.csv"] and reader._reads_ahead == {}
-    assert sources.frame("nps")["score"].tolist() == [9, 3] and len(sources.frame("adoption")) == 1
-
-
-def test_a_config_that_is_not_toml_starts_no_read(tmp_path):
-    from cxtruth.sources import reader
-    from cxtruth.sources.csvplan import read_ahead_as_written
-
-    config = _sample_project(tmp_path)
-    config.write_text("[data\n", encoding="utf-8")
-    read_ahead_as_written(config)
-    read_ahead_as_written(tmp_path / "missing.toml")
-    assert reader._reads_ahead == {}
+    sources = load_sources(load_config(config_file))
+    assert sources.frame("nps")["score"].tolist() == [9, 3]
+    assert sources.frame("adoption")["feature"].tolist() == ["Ápi"]
 
 
 def test_date_range_skips_missing_times():

@@ -5,14 +5,14 @@ row that breaks a rule is left out and named (file, line, column, value,
 reason); a file that cannot be read as a table raises `DataError`.
 
 The adapters live in `adapters` and are imported on first use of a name here
-(`from cxtruth.sources import load_sources` works as usual). Importing this
-package does not import pandas, so `csvplan.read_ahead` can start Arrow's
-parse of the exports while pandas is still being imported (0.25 s).
+(`from cxtruth.sources import load_sources` works as usual), so that config
+validation, which uses `sources.dates` and `sources.presets`, does not import
+pandas.
 """
 
 import importlib
 
-_SUBMODULES = {"adapters", "csvplan", "lookup", "parse", "reader"}
+_SUBMODULES = {"adapters", "csvplan", "parse", "reader"}
 
 
 def __getattr__(name: str):

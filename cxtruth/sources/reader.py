@@ -13,8 +13,6 @@ import io
 import re
 import stat
 import sys
-import threading
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, NoReturn
@@ -348,61 +346,6 @@ def _layout(path: Path, encoding: str, delimiter: str, wanted: dict[str, tuple[s
     return _Layout(found, read_headers, arrow_encoding, column_types, tuple(date_patterns))
 
 
-# Typed reads started ahead (`start_typed_read`), by everything that decides their result.
-_reads_ahead: dict[tuple, Future] = {}
-_reads_ahead_lock = threading.Lock()
-
-
-def _typed_read_key(path: Path, layout: _Layout, delimiter: str, newlines_in_values: bool) -> tuple:
-    stat = path.stat()  # a file rewritten since is read again
-    types = tuple(sorted((h, str(t)) for h, t in (layout.column_types or {}).items()))
-    return (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, layout.arrow_encoding, delimiter,
-            tuple(layout.read_headers), newlines_in_values, types, layout.date_patterns)
-
-
-def start_typed_read(pool: Executor, path: Path, *, encoding: str, delimiter: str,
-                     wanted: dict[str, tuple[str, bool]], newlines_in_values: bool = True,
-                     source: str = "<name>", types: TypeChooser | None = None,
-                     date_patterns: tuple[str, ...] = ()) -> None:
-    """Start on ``pool`` the typed read `read_csv` makes with the same arguments, so
-    that `read_csv` takes its result instead of parsing the file again."""
-    try:
-        layout = _layout(path, encoding, delimiter, wanted, source, types, date_patterns)
-        key = _typed_read_key(path, layout, delimiter, newlines_in_values)
-    except Exception:  # whatever stops it here, read_csv meets again and reports as usual
-        return
-    if layout.column_types:
-        with _reads_ahead_lock:
-            if key in _reads_ahead:  # the same read, started from config.toml as written
-                return
-            _reads_ahead[key] = pool.submit(_read_typed, path, layout.arrow_encoding, delimiter,
-                                            layout.read_headers, newlines_in_values, layout.column_types,
-                                            layout.date_patterns)
-
-
-def discard_reads_ahead() -> None:
-    """Forget the typed reads started ahead and not taken (the run stopped early, or a
-    file changed), cancelling those not yet begun."""
-    with _reads_ahead_lock:
-        for started in _reads_ahead.values():
-            started.cancel()
-        _reads_ahead.clear()
-
-
-def _typed_read(path: Path, layout: _Layout, delimiter: str, newlines_in_values: bool) -> pa.Table | None:
-    """`_read_typed`, or the result of the same read started ahead."""
-    try:
-        key = _typed_read_key(path, layout, delimiter, newlines_in_values)
-    except OSError:
-        key = None
-    with _reads_ahead_lock:
-        started = _reads_ahead.pop(key, None)
-    if started is not None:
-        return started.result()
-    return _read_typed(path, layout.arrow_encoding, delimiter, layout.read_headers, newlines_in_values,
-                       layout.column_types, layout.date_patterns)
-
-
 def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tuple[str, bool]],
              newlines_in_values: bool = True, source: str = "<name>",
              types: TypeChooser | None = None, date_patterns: tuple[str, ...] = ()) -> RawTable:
@@ -416,7 +359,8 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
     layout = _layout(path, encoding, delimiter, wanted, source, types, date_patterns)
     found, read_headers, arrow_encoding = layout.found, layout.read_headers, layout.arrow_encoding
     if layout.column_types:
-        typed = _typed_read(path, layout, delimiter, newlines_in_values)
+        typed = _read_typed(path, arrow_encoding, delimiter, read_headers, newlines_in_values,
+                            layout.column_types, layout.date_patterns)
         if typed is not None and typed.num_rows:
             lines = ConsecutiveLines(2, typed.num_rows)
             _refuse_unclosed_quote(path, typed, lines, [], encoding, delimiter)
