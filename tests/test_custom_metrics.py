@@ -233,3 +233,16 @@ def test_every_kind_compiles_for_each_warehouse(tmp_path, monkeypatch, dialect):
         for name, expr in metric.parts(window, config.metrics.get(metric.key)).items():
             sql = ibis.to_sql(expr, dialect=dialect)
             assert "feedback" in sql, (metric.key, name)
+
+
+def test_noun_names_what_a_row_is_on_the_card():
+    """`noun` words the facts and the low-sample line ("27 answers counted"), default "<source> rows"."""
+    from pathlib import Path
+
+    from cxtruth.config import Config
+    from cxtruth.metrics import declared
+
+    metrics = declared(Config.from_file(Path(__file__).parent.parent / "config.toml"))
+    assert metrics["csat"].facts({"n": 27, "matching": 25, "value": 92.6}) == ["27 answers counted; 25 matching"]
+    assert metrics["csat"].sample_noun == "answers counted"
+    assert metrics["feedback_within_week"].sample_noun == "feedback rows counted"

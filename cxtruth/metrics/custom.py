@@ -59,11 +59,13 @@ class CustomMetricSettings(MetricSettings):
     denominator: str | None = None
     unit: Unit | None = None  # default: percent for rate, count for count, days for days(), else number
     definition: str = Field(min_length=1, max_length=1000)
+    # What one counted row is, plural, for the card ("answers", "tickets"); default "<source> rows".
+    noun: str | None = Field(None, min_length=1, max_length=40)
 
-    @field_validator("label")
+    @field_validator("label", "noun")
     @classmethod
-    def _one_line(cls, value: str) -> str:
-        if not value.isprintable():
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and not value.isprintable():
             raise ValueError("must be one line of printable text")
         return value
 
@@ -142,7 +144,7 @@ def unit_of(settings: CustomMetricSettings) -> str:
 def declare(key: str, settings: CustomMetricSettings) -> Metric:
     """A custom metric's declaration, read by the engine, the scorer and the report like a shipped one."""
     unit = unit_of(settings)
-    noun = f"{settings.source} rows"
+    noun = settings.noun or f"{settings.source} rows"
     kind = settings.kind
     sample_noun = {"rate": f"{noun} counted", "count": f"{noun} counted", "ratio": f"{noun} in the denominator"
                    }.get(kind, f"{noun} with a value")
