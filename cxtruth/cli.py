@@ -167,7 +167,7 @@ def render(month, config_path, out, fmt, email, force, dry_run, strict):
 def metrics(month, config_path, as_json):
     """Compute the month's metrics and print them (a table, or JSON with --json)."""
     _, report = _report(config_path, month)
-    from .agenda import metrics_json  # not from render: the metrics command needs no Jinja
+    from .output.document import metrics_json  # not from render: the metrics command needs no Jinja
     from .formatting import fmt_change, fmt_value
 
     if as_json:
@@ -228,7 +228,7 @@ def status(month, config_path):
     delivered (failed, or a run ended before sending), 8 outcome unknown.
     """
     from .config import load_config
-    from .runs import UNCONFIRMED, DeliveryRecord, OutputPaths, RunRecord
+    from .records import UNCONFIRMED, DeliveryRecord, OutputPaths, RunRecord
 
     config = load_config(config_path)
     month = month or Month.last_complete(config.report.timezone)
@@ -280,7 +280,7 @@ def validate(config_path):
     """
     from .config import load_config
     from .metrics import declared
-    from .quality import fmt_share, source_quality
+    from .agenda.quality import fmt_share, source_quality
     from .sources import check_account_references, read_source
 
     config = load_config(config_path)

@@ -1,4 +1,4 @@
-"""How numbers read in the report; registered as Jinja filters by `cxtruth.render`.
+"""How numbers read in the report; registered as Jinja filters by `cxtruth.output.render`.
 
 Rounding happens here and only here: models and JSON keep full precision.
 """

@@ -4,7 +4,7 @@ What makes a cron run safe:
 - one lock per month, whatever the format (the PDF, HTML, JSON and run
   record of a month share it), so two runs never overlap (the second raises
   LockHeld and writes nothing); a folder that cannot hold it is a RenderError;
-- the outputs written as a set (`render.write_outputs`): all complete under
+- the outputs written as a set (`output.files.write_outputs`): all complete under
   temporary names, then moved into place with the run record last; the run
   record names the PDF's and JSON's hashes, so `status` can tell when a kill
   between two moves left files it does not describe (decision 51);
@@ -24,13 +24,11 @@ import errno
 import fcntl
 import logging
 import hashlib
-import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,38 +36,10 @@ from . import __version__
 from .config import Config
 from .errors import ConfigError, DataError, DeliveryError, DeliveryUnknown, LockHeld, RenderError
 from .months import Month
+from .records import UNCONFIRMED, DeliveryRecord, OutputPaths, RunRecord, now_utc, sha256_file
 
 Echo = Callable[[str], None]
 log = logging.getLogger("cxtruth")
-
-
-@dataclass(frozen=True)
-class OutputPaths:
-    report: Path
-    json: Path
-    run: Path
-    delivery: Path
-    accepted: Path  # an empty file: the server accepted the message the "sending" record names
-    eml: Path
-    lock: Path
-
-    @classmethod
-    def for_month(cls, default_dir: Path, month: Month, out: Path | None = None, fmt: str = "pdf") -> "OutputPaths":
-        """Where a run writes: ``--out``, else <output_dir>/cxtruth-YYYY-MM.<fmt>, and the files beside it."""
-        return cls.for_report(out if out is not None else default_dir / f"cxtruth-{month}.{fmt}")
-
-    @classmethod
-    def for_report(cls, report: Path) -> "OutputPaths":
-        stem = report.with_suffix("")
-        # One lock per month for every format: the JSON and run record are shared. It keeps
-        # the PDF's name (`.cxtruth-YYYY-MM.pdf.lock`) so a running older version is excluded too.
-        return cls(report=report, json=report.with_suffix(".json"), run=Path(f"{stem}.run.json"),
-                   delivery=Path(f"{stem}.delivery.json"), accepted=report.parent / f".{stem.name}.accepted",
-                   eml=report.with_suffix(".eml"),
-                   lock=report.parent / f".{stem.name}.pdf.lock")
-
-    def all_outputs(self) -> list[Path]:
-        return [self.report, self.json, self.run, self.delivery, self.eml]
 
 
 @contextmanager
@@ -123,156 +93,6 @@ def remove_stale_temporaries(paths: OutputPaths) -> None:
                 leftover.unlink(missing_ok=True)
     except OSError as exc:
         raise _folder_error(paths.report.parent, exc) from None
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def now_utc() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def read_record(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return None  # an unreadable record is treated as absent; the run record explains
-
-
-def record_bytes(record: dict[str, Any]) -> str:
-    return json.dumps(record, indent=2, ensure_ascii=False) + "\n"
-
-
-UNCONFIRMED = ("sending", "unknown")  # the server may have the message; no rerun sends without --force
-
-
-@dataclass
-class DeliveryRecord:
-    """`<report>.delivery.json`: the month's email, written ahead of the transmission.
-
-    status: "sending" (written after the server said go ahead to DATA, before the
-    message is transmitted: still there means the run ended without an answer),
-    "sent" (the server replied 250), "unknown" (transmitted, never confirmed) or
-    "failed" (nothing delivered; ``body`` lets a rerun send the stored PDF as it was).
-    """
-
-    status: str
-    month: str = ""
-    report: str = ""
-    report_sha256: str = ""
-    message_id: str = ""
-    subject: str = ""
-    to: list[str] = field(default_factory=list)
-    cc: list[str] = field(default_factory=list)
-    host: str = ""
-    body: str = ""
-    started_at: str = ""
-    sent_at: str | None = None
-    failed_at: str | None = None
-    attempts: int = 0
-    retried_errors: list[str] = field(default_factory=list)
-    error: str | None = None
-
-    def to_json(self) -> str:
-        return record_bytes(asdict(self))
-
-    @classmethod
-    def read(cls, paths: OutputPaths) -> "DeliveryRecord | None":
-        """The month's record, None if there is none.
-
-        One that cannot be read counts as "unknown" (never resend blindly); "sending" with
-        the acceptance marker beside it is "sent" (the full record could not be written).
-        """
-        if not paths.delivery.exists():
-            return None
-        raw = read_record(paths.delivery)
-        if not isinstance(raw, dict) or not isinstance(raw.get("status"), str):
-            return cls(status="unknown", error=f"{paths.delivery.name} cannot be read")
-        known = {f.name for f in fields(cls)}
-        record = cls(**{k: v for k, v in raw.items() if k in known})
-        if record.status == "sending":
-            try:
-                accepted = datetime.fromtimestamp(paths.accepted.stat().st_mtime, timezone.utc)
-            except OSError:
-                return record
-            record.status, record.sent_at = "sent", accepted.strftime("%Y-%m-%dT%H:%M:%SZ")
-            record.error = f"recorded by {paths.accepted.name} only: the full record could not be written"
-        return record
-
-    def describe(self) -> str:
-        """What an operator needs to decide: when, to whom, what happened, which Message-ID to look for."""
-        if self.status == "sent":
-            return f"sent {self.sent_at} to {', '.join(self.to + self.cc)}" + (f" ({self.error})" if self.error else "")
-        if self.status == "failed":
-            return f"FAILED {self.failed_at}: {self.error}"
-        what = (f"the message was transmitted to {self.host} at about {self.started_at} but never confirmed"
-                if self.status == "unknown" else
-                f"a send to {self.host} began at {self.started_at} and its run ended without recording "
-                "the server's answer")
-        return (f"OUTCOME UNKNOWN: {what}" + (f" ({self.error})" if self.error else "")
-                + f"; Message-ID {self.message_id or '(not recorded)'}")
-
-
-@dataclass
-class RunRecord:
-    """`<report>.run.json`: what one render read, wrote and did (docs/deployment.md, "Files beside each report").
-
-    ``outputs`` names the report and JSON with their SHA-256: the record is moved into place
-    after them, so files that do not match it were not written with it (decision 51).
-    """
-
-    cxtruth: str
-    month: str
-    started_at: str
-    finished_at: str
-    config: dict[str, str]
-    inputs: list[dict[str, Any]]
-    rejected_rows: int
-    draft: bool
-    stale_sources: list[str]
-    outputs: dict[str, dict[str, Any]]
-    timings_seconds: dict[str, float]
-    email: dict[str, Any]
-    # sources over the rejection gate (issue 17); absent in records written before it
-    weakened_sources: list[str] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        return record_bytes(asdict(self))
-
-    @classmethod
-    def read(cls, path: Path) -> "RunRecord | None":
-        """The record, or None if there is none or it cannot be read."""
-        raw = read_record(path)
-        if not isinstance(raw, dict):
-            return None
-        known = {f.name for f in fields(cls)}
-        try:
-            return cls(**{k: v for k, v in raw.items() if k in known})
-        except TypeError:  # a key missing: not a record this version can describe
-            return None
-
-    def describes(self, pdf_sha256: str) -> bool:
-        return self.outputs.get("report", {}).get("sha256") == pdf_sha256
-
-    def mismatched_outputs(self, folder: Path) -> list[str]:
-        """The outputs this record names whose file is missing or is not the one its run wrote."""
-        wrong = []
-        for entry in self.outputs.values():
-            path = folder / entry.get("path", "")
-            try:
-                same = sha256_file(path) == entry.get("sha256")
-            except OSError:
-                same = False
-            if not same:
-                wrong.append(path.name)
-        return wrong
 
 
 @dataclass
@@ -346,7 +166,7 @@ def run_render(config_path, options: RunOptions, echo: Echo = print) -> RunResul
         raise ConfigError("--email needs an [email] table in the config (host, sender, to)",
                           hint="see docs/deployment.md")
     if options.email:
-        from .delivery import subject_for
+        from .output.email import subject_for
 
         subject_for(config.email, config.report, month)  # a line break in a header stops the run here
     if options.email and not options.dry_run:
@@ -397,8 +217,9 @@ def _stored_pdf(paths: OutputPaths, delivery: DeliveryRecord | None) -> bytes | 
 def _render_and_maybe_send(config: Config, config_file: Path, month: Month, paths: OutputPaths,
                            options: RunOptions, timer: _Timer, started: str, echo: Echo) -> RunResult:
     from .agenda import build_report
-    from .agenda import metrics_json
-    from .render import render_html, render_pdf, time_limit, write_outputs
+    from .output.document import metrics_json
+    from .output.files import write_outputs
+    from .output.render import render_html, render_pdf, time_limit
     from .sources import load_sources
 
     with timer("read_sources"):
@@ -454,7 +275,7 @@ def _render_and_maybe_send(config: Config, config_file: Path, month: Month, path
     if not options.email:
         return RunResult(month, paths, summary, "not_requested", warnings)
     echo(summary)
-    from .delivery import summary_text
+    from .output.email import summary_text
 
     # The delivery record keeps this body, so a resend of this PDF carries the summary of this PDF.
     result = _deliver(config, paths, month, payload, summary_text(report, paths.report.name), options, timer)
@@ -465,8 +286,9 @@ def _render_and_maybe_send(config: Config, config_file: Path, month: Month, path
 def _deliver(config: Config, paths: OutputPaths, month: Month, pdf: bytes, body: str,
              options: RunOptions, timer: _Timer) -> RunResult:
     """Send ``pdf`` at most once, keeping the delivery record ahead of the server (module docstring)."""
-    from .delivery import PASSWORD_ENV, build_message, message_id_for, send, subject_for
-    from .render import write_outputs
+    from .delivery import PASSWORD_ENV, send
+    from .output.email import build_message, message_id_for, subject_for
+    from .output.files import write_outputs
 
     settings = config.email
     subject = subject_for(settings, config.report, month)
@@ -533,7 +355,7 @@ def _deliver(config: Config, paths: OutputPaths, month: Month, pdf: bytes, body:
 
 def _complete_delivery_record(paths: OutputPaths, delivery: DeliveryRecord) -> None:
     """Write the full "sent" record that a full disk kept to the marker, if there is room now."""
-    from .render import write_outputs
+    from .output.files import write_outputs
 
     delivery.error = None
     try:
@@ -544,7 +366,7 @@ def _complete_delivery_record(paths: OutputPaths, delivery: DeliveryRecord) -> N
 
 
 def _mark_accepted(path: Path) -> bool:
-    from .render import sync_folder
+    from .output.files import sync_folder
 
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
@@ -566,7 +388,7 @@ def _note_email(paths: OutputPaths, pdf_sha256: str, email: dict[str, Any], time
 
     The delivery record is the authority; the run record's copy is history, so a failure here is a warning.
     """
-    from .render import write_outputs
+    from .output.files import write_outputs
 
     record = RunRecord.read(paths.run)
     if record is None or not record.describes(pdf_sha256):

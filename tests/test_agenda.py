@@ -14,9 +14,9 @@ import pytest
 from pypdf import PdfReader
 
 from conftest import pdf_text_pages
-from cxtruth.ledger import build_ledger, ledger_as_of
+from cxtruth.agenda.ledger import build_ledger, ledger_as_of
 from cxtruth.months import Month
-from cxtruth.segments import wilson_interval, worst_segment
+from cxtruth.agenda.segments import wilson_interval, worst_segment
 
 EPOCH_2026_11_03 = "1793692800"  # 2026-11-03 08:00 UTC: the cron run after October
 

@@ -120,7 +120,7 @@ def test_the_pdf_shows_it_like_a_built_in(tmp_path, run):
 def test_the_email_summary_lists_it(tmp_path):
     from cxtruth.agenda import build_report
     from cxtruth.config import load_config
-    from cxtruth.delivery import summary_text
+    from cxtruth.output.email import summary_text
     from cxtruth.months import Month
     from cxtruth.sources import load_sources
 

@@ -233,7 +233,7 @@ def test_all_accounts_rows_rejected_with_usage_events_is_no_data_not_a_crash(tmp
 def test_the_email_summary_says_what_is_not_scored_and_why(tmp_path):
     from cxtruth.agenda import build_report
     from cxtruth.config import load_config
-    from cxtruth.delivery import summary_text
+    from cxtruth.output.email import summary_text
     from cxtruth.months import Month
     from cxtruth.sources import load_sources
 

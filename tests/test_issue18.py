@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import held_lock
-from cxtruth.runs import OutputPaths
+from cxtruth.records import OutputPaths
 from test_delivery import EPOCH, email_config, free_port, reports, smtp_server  # noqa: F401 (fixture)
 
 CXTRUTH = [sys.executable, "-c", "from cxtruth.cli import main; main()"]

@@ -134,7 +134,7 @@ def test_failed_run_keeps_the_previous_report(handcalc, run):
 
 def test_renderer_refuses_to_fetch(tmp_path):
     from cxtruth.errors import RenderError
-    from cxtruth.render import render_pdf
+    from cxtruth.output.render import render_pdf
 
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP SECRET", encoding="utf-8")

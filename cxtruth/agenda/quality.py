@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Config
-from .formatting import fmt_count
+from ..config import Config
+from ..formatting import fmt_count
 
 
 def fmt_share(share: float) -> str:

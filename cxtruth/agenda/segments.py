@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .metrics.stats import wilson_interval
+from ..metrics.stats import wilson_interval
 
 MIN_SEGMENT_SIZE = 10  # below this the normal approximation behind the intervals is not worth printing
 LOW_SEGMENT_SAMPLE = 30  # churn and adoption segments smaller than this are flagged, like NPS's min_sample

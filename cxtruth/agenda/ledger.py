@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from .months import Month
+from ..months import Month
 
 
 @dataclass(frozen=True)

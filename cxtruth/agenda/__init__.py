@@ -6,7 +6,6 @@ a `Report` out — which templates render and `metrics_document` serialises.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,16 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import __version__
-from .config import Config
-from .formatting import fmt_change, fmt_count, fmt_value
+from .. import __version__
+from ..config import Config
+from ..formatting import fmt_change, fmt_count, fmt_value
 from .freshness import StaleSource, stale_sources
 from .ledger import Action, Ledger, build_ledger, ledger_as_of
-from .metrics import MetricInputs, compute_months, declared
-from .months import Month, generated_now
+from ..metrics import MetricInputs, compute_months, declared
+from ..months import Month, generated_now
 from .quality import MetricQuality, SourceQuality, Unscored, metric_quality, source_quality
 from .score import ScoredMetric, score_metrics
-from .sources import Sources
+from ..sources import Sources
 from .verbatims import Verbatims, month_verbatims
 
 log = logging.getLogger("cxtruth")
@@ -307,76 +306,6 @@ def _basis_facts(m: ScoredMetric, quality: MetricQuality) -> list[str]:
     return []
 
 
-def metrics_json(report: Report) -> str:
-    """`metrics_document` as the text `cxtruth metrics --json` prints and render writes."""
-    return json.dumps(metrics_document(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def metrics_document(report: Report) -> dict[str, Any]:
-    """The `cxtruth metrics --json` document of DATA_CONTRACT.md §5."""
-    metrics = {}
-    for m in report.metrics:
-        entry = {
-            "value": m.value, "status": m.status, "owner": m.owner, "consulted": m.consulted,
-            "target": m.target, "warn": m.warn, "direction": m.direction,
-            "previous": m.previous, "change": m.change,
-        }
-        if m.declaration is not None and m.declaration.custom:
-            entry["kind"] = m.declaration.kind  # DATA_CONTRACT §7: a custom metric says what kind it is
-        entry.update(m.extras)
-        entry["open_actions"] = [a.action_id for a in report.open_actions(m.key)]
-        entry["no_owner_action"] = m.key in report.no_owner_action
-        entry["trend"] = [{"month": str(p.month), "value": p.value, "status": p.status, "low_sample": p.low_sample}
-                          for p in m.trend]
-        entry["data_quality"] = report.quality[m.key].document()
-        metrics[m.key] = entry
-    return {
-        "month": str(report.month),
-        "timezone": report.timezone,
-        "metrics": metrics,
-        "data_quality": {
-            "rejected_rows": report.rejected_rows,
-            "issues": _issue_rows(report.issues),
-            "issues_total": report.issues_total,
-            "warnings": _issue_rows(report.warnings),
-            "warnings_total": report.warnings_total,
-            "sources": {s.name: {"file": s.file, "status": s.status, "rows_read": s.rows_read,
-                                 "accepted": s.accepted, "rejected": s.rejected, "filtered": s.filtered,
-                                 "set_aside": s.set_aside, "first": s.first, "last": s.last}
-                        for s in report.sources},
-        },
-        "draft": report.draft,
-        "weakened_sources": [s.document() for s in report.weakened],
-        "stale_sources": [{"source": s.name, "file": s.file, "newest": s.newest,
-                           "days_before_month_end": s.days_before_end, "limit_days": s.limit_days}
-                          for s in report.stale],
-        "actions": ledger_document(report.ledger),
-        "generated_by": f"cxtruth {report.version}",
-    }
-
-
-def _issue_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: (int(v) if k == "line" else v) for k, v in row.items()} for row in rows]
-
-
-def ledger_document(ledger: Ledger) -> dict[str, Any]:
-    def rows(actions: list[Action]) -> list[dict[str, Any]]:
-        return [{"action_id": a.action_id, "title": a.title, "owner": a.owner, "metric": a.metric,
-                 "opened": a.opened.isoformat(), "due": a.due.isoformat(), "state": a.state,
-                 "closed": a.closed.isoformat() if a.closed else None} for a in actions]
-
-    return {
-        "available": ledger.available,
-        "as_of": ledger.as_of.isoformat(),
-        "next_session": ledger.next_session.isoformat(),
-        "overdue": rows(ledger.overdue),
-        "due_before_next_session": rows(ledger.due_soon),
-        "open_later": rows(ledger.open_later),
-        "done_since_last_session": rows(ledger.done),
-        "dropped_since_last_session": rows(ledger.dropped),
-    }
-
-
 def segment_fact(m: ScoredMetric) -> str | None:
     """The worst segment in words, named as a finding only when it is beyond noise."""
     worst = m.extras.get("worst_segment")
@@ -390,7 +319,6 @@ def segment_fact(m: ScoredMetric) -> str | None:
         return (f"Worst segment: {seg} against {fmt_value(m.value, m.unit)} overall, "
                 "a gap beyond noise (outside the segment's 95 % interval)")
     return f"No segment differs from the whole beyond noise (lowest-performing: {seg})"
-
 
 
 def metric_facts(m: ScoredMetric, min_sample: int) -> list[str]:

@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from .months import Month
+from ..months import Month
 
 MAX_DETRACTOR_COMMENTS = 8
 MAX_PROMOTER_COMMENTS = 3

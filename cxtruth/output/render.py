@@ -8,10 +8,8 @@ a CSV cell or a template says can make the renderer read a file or call a URL.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
-import tempfile
 import threading
 import traceback
 from contextlib import contextmanager
@@ -22,9 +20,9 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
-from .agenda import MAX_COVER_ACTIONS, MAX_ISSUES_SHOWN, Report
-from .errors import RenderError
-from .formatting import fmt_change, fmt_count, fmt_target, fmt_value
+from ..agenda import MAX_COVER_ACTIONS, MAX_ISSUES_SHOWN, Report
+from ..errors import RenderError
+from ..formatting import fmt_change, fmt_count, fmt_target, fmt_value
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +33,7 @@ def packaged_template_dir() -> Path:
     if inside.is_dir():
         return inside
     # Editable installs and a plain checkout keep them at the top of the repository.
-    return Path(__file__).resolve().parent.parent / "templates"
+    return Path(__file__).resolve().parents[2] / "templates"
 
 
 def environment(template_dir: Path | None = None) -> jinja2.Environment:
@@ -166,77 +164,3 @@ def render_pdf(html: str) -> bytes:
         raise RenderError(f"the report tried to load an outside resource ({exc}); nothing was written")
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write to a temporary file beside ``path``, then move it into place.
-
-    A crash or a full disk leaves the previous file as it was.
-    """
-    tmp = _write_temporary(path, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_temporary(path: Path, data: bytes | str) -> str:
-    """A complete, fsynced copy of ``data`` under a temporary name beside ``path``."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; reports are shared like any file
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return tmp
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_outputs(outputs: dict[Path, bytes | str]) -> None:
-    """Write several files as a set: every one complete under a temporary name, then all moved into place.
-
-    A failure while writing (a full disk) replaces none of them. The moves
-    happen in the order given, so the caller puts last the file that names
-    the others' hashes (the run record, decision 51): a kill between two
-    moves leaves files that a reader can tell do not match it.
-    """
-    staged: list[tuple[str, Path]] = []
-    path = None
-    try:
-        for path, data in outputs.items():
-            staged.append((_write_temporary(path, data), path))
-        for tmp, path in staged:
-            os.replace(tmp, path)
-        for folder in {path.parent for path in outputs}:
-            sync_folder(folder)
-    except OSError as exc:
-        for tmp, _ in staged:
-            Path(tmp).unlink(missing_ok=True)
-        raise RenderError(f"cannot write {path or exc.filename}: {exc.strerror or exc}",
-                          hint="check free space and permissions of the output folder") from None
-
-
-def sync_folder(folder: Path) -> None:
-    """Make the names in ``folder`` durable (best effort)."""
-    # The moves are durable only once the folder is: a delivery record that a power cut
-    # took back would let the next run send again.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot sync a folder; the moves are still atomic
-    finally:
-        os.close(fd)

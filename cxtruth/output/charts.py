@@ -15,7 +15,7 @@ matplotlib.use("Agg")  # no display; must precede any pyplot-dependent import
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from .score import ScoredMetric  # noqa: E402
+from ..agenda.score import ScoredMetric  # noqa: E402
 
 COLOURS = {"on_track": "#1b7f3b", "at_risk": "#b86e00", "off_track": "#c0262d", "no_data": "#777777"}
 _RC = {

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .config import Config
-from .months import Month
-from .sources import Sources
+from ..config import Config
+from ..months import Month
+from ..sources import Sources
 
 # actions.csv records decisions, not activity: its newest row says nothing about freshness.
 GATED_SOURCES = ("nps", "accounts", "adoption", "handoffs", "feedback", "awareness")

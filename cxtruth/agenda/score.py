@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import Config, MetricConfig
-from .metrics import Metric, declared
-from .months import Month
+from ..config import Config, MetricConfig
+from ..metrics import Metric, declared
+from ..months import Month
 from .segments import LOW_SEGMENT_SAMPLE, worst_segment
 
 STATUSES = ("off_track", "at_risk", "no_data", "on_track")  # most urgent first

@@ -1,0 +1,197 @@
+"""The typed records beside each report: the run record and the month's delivery record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .months import Month
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    report: Path
+    json: Path
+    run: Path
+    delivery: Path
+    accepted: Path  # an empty file: the server accepted the message the "sending" record names
+    eml: Path
+    lock: Path
+
+    @classmethod
+    def for_month(cls, default_dir: Path, month: Month, out: Path | None = None, fmt: str = "pdf") -> "OutputPaths":
+        """Where a run writes: ``--out``, else <output_dir>/cxtruth-YYYY-MM.<fmt>, and the files beside it."""
+        return cls.for_report(out if out is not None else default_dir / f"cxtruth-{month}.{fmt}")
+
+    @classmethod
+    def for_report(cls, report: Path) -> "OutputPaths":
+        stem = report.with_suffix("")
+        # One lock per month for every format: the JSON and run record are shared. It keeps
+        # the PDF's name (`.cxtruth-YYYY-MM.pdf.lock`) so a running older version is excluded too.
+        return cls(report=report, json=report.with_suffix(".json"), run=Path(f"{stem}.run.json"),
+                   delivery=Path(f"{stem}.delivery.json"), accepted=report.parent / f".{stem.name}.accepted",
+                   eml=report.with_suffix(".eml"),
+                   lock=report.parent / f".{stem.name}.pdf.lock")
+
+    def all_outputs(self) -> list[Path]:
+        return [self.report, self.json, self.run, self.delivery, self.eml]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None  # an unreadable record is treated as absent; the run record explains
+
+
+
+def record_bytes(record: dict[str, Any]) -> str:
+    return json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+
+
+
+UNCONFIRMED = ("sending", "unknown")  # the server may have the message; no rerun sends without --force
+
+
+
+@dataclass
+class DeliveryRecord:
+    """`<report>.delivery.json`: the month's email, written ahead of the transmission.
+
+    status: "sending" (written after the server said go ahead to DATA, before the
+    message is transmitted: still there means the run ended without an answer),
+    "sent" (the server replied 250), "unknown" (transmitted, never confirmed) or
+    "failed" (nothing delivered; ``body`` lets a rerun send the stored PDF as it was).
+    """
+
+    status: str
+    month: str = ""
+    report: str = ""
+    report_sha256: str = ""
+    message_id: str = ""
+    subject: str = ""
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    host: str = ""
+    body: str = ""
+    started_at: str = ""
+    sent_at: str | None = None
+    failed_at: str | None = None
+    attempts: int = 0
+    retried_errors: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> str:
+        return record_bytes(asdict(self))
+
+    @classmethod
+    def read(cls, paths: OutputPaths) -> "DeliveryRecord | None":
+        """The month's record, None if there is none.
+
+        One that cannot be read counts as "unknown" (never resend blindly); "sending" with
+        the acceptance marker beside it is "sent" (the full record could not be written).
+        """
+        if not paths.delivery.exists():
+            return None
+        raw = read_record(paths.delivery)
+        if not isinstance(raw, dict) or not isinstance(raw.get("status"), str):
+            return cls(status="unknown", error=f"{paths.delivery.name} cannot be read")
+        known = {f.name for f in fields(cls)}
+        record = cls(**{k: v for k, v in raw.items() if k in known})
+        if record.status == "sending":
+            try:
+                accepted = datetime.fromtimestamp(paths.accepted.stat().st_mtime, timezone.utc)
+            except OSError:
+                return record
+            record.status, record.sent_at = "sent", accepted.strftime("%Y-%m-%dT%H:%M:%SZ")
+            record.error = f"recorded by {paths.accepted.name} only: the full record could not be written"
+        return record
+
+    def describe(self) -> str:
+        """What an operator needs to decide: when, to whom, what happened, which Message-ID to look for."""
+        if self.status == "sent":
+            return f"sent {self.sent_at} to {', '.join(self.to + self.cc)}" + (f" ({self.error})" if self.error else "")
+        if self.status == "failed":
+            return f"FAILED {self.failed_at}: {self.error}"
+        what = (f"the message was transmitted to {self.host} at about {self.started_at} but never confirmed"
+                if self.status == "unknown" else
+                f"a send to {self.host} began at {self.started_at} and its run ended without recording "
+                "the server's answer")
+        return (f"OUTCOME UNKNOWN: {what}" + (f" ({self.error})" if self.error else "")
+                + f"; Message-ID {self.message_id or '(not recorded)'}")
+
+
+
+@dataclass
+class RunRecord:
+    """`<report>.run.json`: what one render read, wrote and did (docs/deployment.md, "Files beside each report").
+
+    ``outputs`` names the report and JSON with their SHA-256: the record is moved into place
+    after them, so files that do not match it were not written with it (decision 51).
+    """
+
+    cxtruth: str
+    month: str
+    started_at: str
+    finished_at: str
+    config: dict[str, str]
+    inputs: list[dict[str, Any]]
+    rejected_rows: int
+    draft: bool
+    stale_sources: list[str]
+    outputs: dict[str, dict[str, Any]]
+    timings_seconds: dict[str, float]
+    email: dict[str, Any]
+    # sources over the rejection gate (issue 17); absent in records written before it
+    weakened_sources: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return record_bytes(asdict(self))
+
+    @classmethod
+    def read(cls, path: Path) -> "RunRecord | None":
+        """The record, or None if there is none or it cannot be read."""
+        raw = read_record(path)
+        if not isinstance(raw, dict):
+            return None
+        known = {f.name for f in fields(cls)}
+        try:
+            return cls(**{k: v for k, v in raw.items() if k in known})
+        except TypeError:  # a key missing: not a record this version can describe
+            return None
+
+    def describes(self, pdf_sha256: str) -> bool:
+        return self.outputs.get("report", {}).get("sha256") == pdf_sha256
+
+    def mismatched_outputs(self, folder: Path) -> list[str]:
+        """The outputs this record names whose file is missing or is not the one its run wrote."""
+        wrong = []
+        for entry in self.outputs.values():
+            path = folder / entry.get("path", "")
+            try:
+                same = sha256_file(path) == entry.get("sha256")
+            except OSError:
+                same = False
+            if not same:
+                wrong.append(path.name)
+        return wrong
