@@ -244,6 +244,13 @@ def test_lookup_codes_are_positions_in_the_universe(values, universe):
     for column in (chunked, pd.Series(flat, dtype=object)):
         codes = lookup_codes(column, universe)
         assert codes.tolist() == expected and codes.dtype == "int32"
+    from cxtruth.sources import adapters
+
+    saved, adapters.PARALLEL_LOOKUP = adapters.PARALLEL_LOOKUP, 0  # every lookup in two halves, on two threads
+    try:
+        assert lookup_codes(chunked, universe).tolist() == expected
+    finally:
+        adapters.PARALLEL_LOOKUP = saved
 
 
 @SETTINGS

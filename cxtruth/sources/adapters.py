@@ -476,9 +476,13 @@ def _all_distinct(values: pa.ChunkedArray) -> bool:
     return not values.null_count and pc.count_distinct(values).as_py() == len(values)
 
 
+PARALLEL_LOOKUP = 2_000_000  # values past which the lookup is split over two threads (one per core)
+
+
 def lookup_codes(values: pd.Series | pa.ChunkedArray, universe) -> np.ndarray:
     """Each value's position in ``universe`` (distinct values), -1 where absent or
-    missing, as int32: Arrow's hash lookup, one call."""
+    missing, as int32: Arrow's hash lookup (`index_in`), which releases the GIL, so a
+    long column is looked up in two halves at once."""
     if isinstance(values, pa.ChunkedArray):  # (`pa.array` would copy its chunks into one)
         array = values if values.type == pa.large_string() else values.cast(pa.large_string())
     else:
@@ -486,9 +490,17 @@ def lookup_codes(values: pd.Series | pa.ChunkedArray, universe) -> np.ndarray:
     value_set = pa.array(universe, type=pa.large_string(), from_pandas=True)
     if isinstance(value_set, pa.ChunkedArray):
         value_set = value_set.combine_chunks()
-    codes = pc.index_in(array, value_set=value_set).fill_null(-1)
-    return np.asarray(codes.to_numpy(zero_copy_only=False) if isinstance(codes, pa.Array)
-                      else codes.to_numpy(), dtype=np.int32)
+
+    def positions(part) -> np.ndarray:
+        codes = pc.index_in(part, value_set=value_set).fill_null(-1)
+        return np.asarray(codes.to_numpy(zero_copy_only=False) if isinstance(codes, pa.Array)
+                          else codes.to_numpy(), dtype=np.int32)
+
+    if len(array) <= PARALLEL_LOOKUP:
+        return positions(array)
+    half = len(array) // 2
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return np.concatenate(list(pool.map(positions, (array[:half], array[half:]))))
 
 
 def _value_bounds(chunk: pa.Array) -> np.ndarray:
