@@ -21,6 +21,8 @@ from .ledger import Action, Ledger, build_ledger, ledger_as_of
 from ..metrics import MetricInputs, compute_months, declared
 from ..months import Month, generated_now
 from .quality import MetricQuality, SourceQuality, Unscored, metric_quality, source_quality
+from .behind import Behind, behind_numbers
+from .drivers import Drivers, decompose, drivers_sentence
 from .score import ScoredMetric, score_metrics
 from ..sources import Sources
 from .verbatims import Verbatims, month_verbatims
@@ -95,6 +97,18 @@ class Report:
     stale: list[StaleSource] = field(default_factory=list)
     quality: dict[str, MetricQuality] = field(default_factory=dict)  # per metric key
     source_quality: dict[str, SourceQuality] = field(default_factory=dict)  # per read source
+    # Per metric key: its change split by segment into rate and mix (None: no segments or no change).
+    drivers: dict[str, Drivers | None] = field(default_factory=dict)
+    # Per metric key: the accounts and items behind the number (see `cxtruth.agenda.behind`).
+    behind: dict[str, Behind | None] = field(default_factory=dict)
+
+    def moved(self, m: ScoredMetric) -> bool:
+        """Whether the card shows "What moved it" (`shows_what_moved`)."""
+        return shows_what_moved(m, self.drivers.get(m.key), self.behind.get(m.key))
+
+    def drivers_line(self, m: ScoredMetric) -> str | None:
+        drivers = self.drivers.get(m.key)
+        return None if drivers is None else drivers_sentence(drivers, lambda c: fmt_change(c, m.unit))
 
     @property
     def weakened(self) -> list[SourceQuality]:
@@ -165,13 +179,24 @@ def allocate_minutes(weights: list[int], total: int) -> list[int]:
     return minutes
 
 
-def discussion_prompts(m: ScoredMetric, ledger: Ledger, reason: str | None = None) -> list[str]:
+def shows_what_moved(m: ScoredMetric, drivers: Drivers | None, behind: Behind | None) -> bool:
+    """Whether the data answers "what moved it" and the meeting asks it (off track or at risk,
+    or a change beyond noise)."""
+    asked = m.status in ("off_track", "at_risk") or bool(drivers and drivers.beyond_noise)
+    return asked and bool(drivers or any(t.total for t in behind or ()))
+
+
+def discussion_prompts(m: ScoredMetric, ledger: Ledger, reason: str | None = None, answered: bool = False
+                       ) -> list[str]:
+    """``answered``: the card already shows what moved it, so the question is what to do about it."""
     value, target = fmt_value(m.value, m.unit), fmt_value(m.target, m.unit)
     helpers = ", ".join(m.consulted) or "the other functions"
     if m.status == "off_track":
         prompts = [
             f"{m.label} is {value} against a target of {target}, past the warning line "
-            f"({fmt_value(m.warn, m.unit)}). What drove it, in which accounts or segments?",
+            f"({fmt_value(m.warn, m.unit)}). " + ("What moved it is shown above: which of it will "
+                                                  f"{m.owner} act on first?" if answered else
+                                                  "What drove it, in which accounts or segments?"),
         ]
         open_actions = ledger.open_for_metric(m.key)
         if open_actions:
@@ -267,6 +292,10 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
     headline = sorted(troubled, key=lambda m: (m.severity, -gap_beyond_target(m)))[:3]
     no_owner_action = [m.key for m in metrics if m.status == "off_track" and not ledger.open_for_metric(m.key)]
     issues, warnings = sources.issues, sources.warnings
+    drivers = {m.key: None if quality[m.key].reason else decompose(
+        history[month][m.key], history.get(month.shift(-1), {}).get(m.key), m.declaration.sample,
+        m.declaration.segment_interval, m.extras.get("change_significant")) for m in metrics}
+    behind = behind_numbers(config, sources, month, {m.key for m in metrics if not quality[m.key].reason})
     return Report(
         title=config.report.title,
         company=config.report.company,
@@ -279,7 +308,9 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
         sections=sections,
         running_order=running_order,
         headline=headline,
-        prompts={m.key: discussion_prompts(m, ledger, quality[m.key].reason) for m in metrics},
+        prompts={m.key: discussion_prompts(m, ledger, quality[m.key].reason,
+                                           shows_what_moved(m, drivers[m.key], behind.get(m.key)))
+                 for m in metrics},
         facts={m.key: metric_facts(m, config.metrics.get(m.key).min_sample) + _basis_facts(m, quality[m.key])
                for m in metrics},
         sources=_source_summaries(sources),
@@ -294,6 +325,8 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
         stale=stale_sources(config, sources, month),
         quality=quality,
         source_quality=sources_quality,
+        drivers=drivers,
+        behind=behind,
     )
 
 

@@ -32,6 +32,9 @@ def metrics_document(report: Report) -> dict[str, Any]:
         entry["trend"] = [{"month": str(p.month), "value": p.value, "status": p.status, "low_sample": p.low_sample}
                           for p in m.trend]
         entry["data_quality"] = report.quality[m.key].document()
+        drivers, behind = report.drivers.get(m.key), report.behind.get(m.key)
+        entry["drivers"] = None if drivers is None else drivers.document()
+        entry["accounts"] = None if behind is None else [table.document() for table in behind]
         metrics[m.key] = entry
     return {
         "month": str(report.month),

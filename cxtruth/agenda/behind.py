@@ -1,0 +1,193 @@
+"""The accounts and items behind a month's numbers (issue 22): who churned, who stopped
+using a feature, which feedback waits longest, which checklist items are missing, where
+the detractors are. Each list applies its metric's own definition to the month's rows,
+is capped at MAX_ROWS and says how many there are in all. Pure functions of the frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..months import Month
+    from ..sources import Sources
+
+MAX_ROWS = 10
+
+
+@dataclass(frozen=True)
+class Table:
+    """A capped list: ``rows`` (values by ``keys``, at most MAX_ROWS) of ``total`` in all."""
+
+    title: str
+    keys: tuple[str, ...]
+    labels: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    total: int
+
+    def document(self) -> dict[str, Any]:
+        return {"title": self.title, "total": self.total, "rows": [dict(zip(self.keys, row)) for row in self.rows]}
+
+    def cells(self) -> list[list[str]]:
+        """The rows as the card prints them."""
+        return [[_cell(value) for value in row] for row in self.rows]
+
+
+Behind = tuple[Table, ...]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value: None for missing, int/float/str otherwise."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    return value
+
+
+def _table(title: str, columns: dict[str, str], frame: pd.DataFrame, total: int | None = None) -> Table:
+    rows = tuple(tuple(_plain(v) for v in row) for row in frame[list(columns)].head(MAX_ROWS).itertuples(index=False))
+    return Table(title, tuple(columns), tuple(columns.values()), rows, len(frame) if total is None else total)
+
+
+def _open_feedback(feedback: pd.DataFrame | None, end: pd.Timestamp) -> pd.DataFrame | None:
+    """Feedback items received before ``end`` and not closed by then."""
+    if feedback is None:
+        return None
+    open_ = (feedback["received_at"] < end) & (feedback["closed_at"].isna() | (feedback["closed_at"] >= end))
+    return feedback[open_]
+
+
+def churned_accounts(accounts: pd.DataFrame, nps: pd.DataFrame | None, feedback: pd.DataFrame | None,
+                     month: "Month") -> Table:
+    """The month's churned accounts (logo churn's base and rule), largest MRR first, with segment,
+    tenure, their last NPS score by the month's end and their feedback items open at its end."""
+    start, end = month.start, month.end
+    base = (accounts["start_date"] < start) & (accounts["churn_date"].isna() | (accounts["churn_date"] >= start))
+    churned = accounts[base & (accounts["churn_date"] >= start) & (accounts["churn_date"] < end)].copy()
+    churned["tenure_months"] = ((churned["churn_date"] - churned["start_date"]).dt.days / 30.4375).round(1)
+    churned["last_nps"] = None
+    if nps is not None and "account_id" in nps:
+        said = nps[nps["account_id"].notna() & (nps["responded_at"] < end)].sort_values("responded_at")
+        last = said.groupby("account_id")["score"].last()
+        churned["last_nps"] = churned["account_id"].map(last)
+    churned["open_feedback"] = None
+    waiting = _open_feedback(feedback, end)
+    if waiting is not None and "account_id" in waiting:
+        churned["open_feedback"] = churned["account_id"].map(waiting.groupby("account_id").size()).fillna(0).astype(int)
+    churned = churned.sort_values(["mrr", "account_id"], ascending=[False, True], na_position="last")
+    return _table("Churned accounts, largest MRR first",
+                  {"account_id": "Account", "segment": "Segment", "mrr": "MRR", "tenure_months": "Tenure (months)",
+                   "last_nps": "Last NPS", "open_feedback": "Open feedback"}, churned)
+
+
+def stopped_using(accounts: pd.DataFrame | None, adoption: pd.DataFrame, features: list[str],
+                  month: "Month") -> Table:
+    """Accounts active this month (adoption's definition) that used a tracked feature last month
+    and not this month, largest MRR first, with the features they stopped using."""
+    before = month.shift(-1)
+    window = adoption[(adoption["used_at"] >= before.start) & (adoption["used_at"] < month.end)
+                      & adoption["feature"].isin(features)]
+    this = window["used_at"] >= month.start
+    used_now = set(zip(window.loc[this, "account_id"], window.loc[this, "feature"].astype(str)))
+    used_before = window.loc[~this, ["account_id", "feature"]].astype({"feature": str}).drop_duplicates()
+    stopped = used_before[[pair not in used_now for pair in zip(used_before["account_id"], used_before["feature"])]]
+    grouped = pd.DataFrame({"account_id": pd.Series(dtype="str"), "stopped": pd.Series(dtype="object")})
+    if len(stopped):
+        grouped = stopped.groupby("account_id")["feature"].agg(lambda f: sorted(set(f))).rename("stopped").reset_index()
+    if accounts is not None:
+        active = accounts[(accounts["start_date"] < month.end)
+                          & (accounts["churn_date"].isna() | (accounts["churn_date"] >= month.start))]
+        grouped = grouped.merge(active[["account_id", "segment", "mrr"]], on="account_id", how="inner")
+    else:
+        grouped["segment"], grouped["mrr"] = None, np.nan
+    grouped = grouped.sort_values(["mrr", "account_id"], ascending=[False, True], na_position="last")
+    return _table("Accounts that stopped using a tracked feature this month, largest MRR first",
+                  {"account_id": "Account", "segment": "Segment", "mrr": "MRR", "stopped": "Stopped using"}, grouped)
+
+
+def oldest_open(feedback: pd.DataFrame, month: "Month") -> Table:
+    """Feedback items still open at the month's end (closure time's backlog), oldest first."""
+    waiting = _open_feedback(feedback, month.end).sort_values(["received_at", "feedback_id"]).copy()
+    waiting["age_days"] = ((month.end - waiting["received_at"]).dt.total_seconds() / 86_400).round(1)
+    columns = {"feedback_id": "Item", "account_id": "Account", "received_at": "Received", "age_days": "Open (days)"}
+    if "channel" in waiting:
+        columns["channel"] = "Channel"
+    return _table("Oldest feedback items still open at month end", columns, waiting)
+
+
+def missing_items(handoffs: pd.DataFrame, checklist: list[str], month: "Month") -> Table:
+    """Per checklist item, how many of the month's handoffs lack it (blank = not done), most first."""
+    rows = handoffs[(handoffs["handoff_at"] >= month.start) & (handoffs["handoff_at"] < month.end)]
+    missing = pd.DataFrame({"item": checklist,
+                            "missing": [int((~rows[item].fillna(False).astype(bool)).sum()) for item in checklist],
+                            "handoffs": len(rows)})
+    missing = missing[missing["missing"] > 0].sort_values(["missing", "item"], ascending=[False, True])
+    return _table("Checklist items most often missing", {"item": "Item", "missing": "Missing in",
+                                                         "handoffs": "of handoffs"}, missing)
+
+
+def detractors(nps: pd.DataFrame, month: "Month") -> tuple[Table, Table]:
+    """The share of detractors (0-6) by segment, and the accounts with more than one detractor
+    response this month."""
+    rows = nps[(nps["responded_at"] >= month.start) & (nps["responded_at"] < month.end)]
+    detractor = rows["score"] <= 6
+    by_segment = pd.DataFrame({"segment": rows["segment"].fillna("(no segment)").astype(str),
+                               "detractor": detractor.astype(int)})
+    share = by_segment.groupby("segment")["detractor"].agg(["sum", "count"]).reset_index()
+    share.columns = ["segment", "detractors", "responses"]
+    share["share_pct"] = (100.0 * share["detractors"] / share["responses"]).round(1)
+    share = share.sort_values(["share_pct", "segment"], ascending=[False, True])
+    repeat = pd.DataFrame(columns=["account_id", "detractor_responses"])
+    if "account_id" in rows:
+        counts = rows[detractor & rows["account_id"].notna()].groupby("account_id").size()
+        repeat = counts[counts > 1].rename("detractor_responses").reset_index()
+        repeat = repeat.sort_values(["detractor_responses", "account_id"], ascending=[False, True])
+    return (_table("Detractors by segment", {"segment": "Segment", "detractors": "Detractors",
+                                             "responses": "Responses", "share_pct": "Share (%)"}, share),
+            _table("Accounts with more than one detractor response", {"account_id": "Account",
+                                                                      "detractor_responses": "Detractor responses"},
+                   repeat))
+
+
+def behind_numbers(config: "Config", sources: "Sources", month: "Month", keys: set[str]) -> dict[str, Behind | None]:
+    """The lists for each built-in metric of ``keys`` whose sources were read (None otherwise)."""
+    frame = sources.frame
+    accounts, adoption, nps, feedback, handoffs = (frame(n) for n in ("accounts", "adoption", "nps", "feedback",
+                                                                        "handoffs"))
+    out: dict[str, Behind | None] = {}
+    if accounts is not None and {"logo_churn", "revenue_churn"} & keys:
+        churn = (churned_accounts(accounts, nps, feedback, month),)
+        out.update({k: churn for k in ("logo_churn", "revenue_churn") if k in keys})
+    if adoption is not None and "feature_adoption" in keys:
+        features = list(config.metrics.get("feature_adoption").features) or sorted(
+            str(f) for f in adoption["feature"].dropna().unique())
+        out["feature_adoption"] = (stopped_using(accounts, adoption, features, month),)
+    if feedback is not None and "closure_time" in keys:
+        out["closure_time"] = (oldest_open(feedback, month),)
+    if handoffs is not None and "handoff_quality" in keys:
+        out["handoff_quality"] = (missing_items(handoffs, list(config.sources.handoffs.checklist), month),)
+    if nps is not None and "nps" in keys:
+        out["nps"] = detractors(nps, month)
+    return out
