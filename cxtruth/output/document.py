@@ -32,6 +32,7 @@ def metrics_document(report: Report) -> dict[str, Any]:
         entry["trend"] = [{"month": str(p.month), "value": p.value, "status": p.status, "low_sample": p.low_sample}
                           for p in m.trend]
         entry["data_quality"] = report.quality[m.key].document()
+        entry["restated"] = [r.document() for r in report.restated.get(m.key, [])]  # DATA_CONTRACT §7
         metrics[m.key] = entry
     return {
         "month": str(report.month),
