@@ -88,10 +88,12 @@ def _load(config_path):
 
 def _report(config_path, month):
     config, sources = _load(config_path)
-    from .agenda import build_report
+    from .agenda import TREND_MONTHS, build_report
+    from .records import read_printed
 
     month = month or Month.last_complete(config.report.timezone)
-    return config, build_report(config, sources, month)
+    printed = read_printed(config.output_dir, month.trailing(TREND_MONTHS)[:-1])
+    return config, build_report(config, sources, month, printed)
 
 
 class UserError(click.ClickException):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -164,6 +165,9 @@ class RunRecord:
     email: dict[str, Any]
     # sources over the rejection gate (issue 17); absent in records written before it
     weakened_sources: list[str] = field(default_factory=list)
+    # what the report printed for its own month, per metric key: {"value", "sample"} (issue 22,
+    # decision 75); later reports compare it with the month computed again. Absent before it.
+    printed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return record_bytes(asdict(self))
@@ -195,3 +199,45 @@ class RunRecord:
             if not same:
                 wrong.append(path.name)
         return wrong
+
+
+@dataclass(frozen=True)
+class Printed:
+    """What a month's own report printed for one metric: the value (unrounded) and its sample size."""
+
+    value: float | None
+    sample: int | None
+    printed_at: str = ""  # when that report was rendered (its run record's finished_at)
+
+    @classmethod
+    def from_record(cls, raw: Any, printed_at: str = "") -> "Printed | None":
+        """One metric's entry of a run record, or None when it is not one this version can read."""
+        if not isinstance(raw, dict):
+            return None
+        value, sample = raw.get("value"), raw.get("sample")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value)):
+            return None
+        if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int) or sample < 0):
+            return None
+        return cls(None if value is None else float(value), sample, printed_at)
+
+    def record(self) -> dict[str, Any]:
+        return {"value": self.value, "sample": self.sample}
+
+
+def read_printed(folder: Path, months: list[Month]) -> dict[Month, dict[str, Printed]]:
+    """What the reports of ``months`` in ``folder`` printed (their run records), per month and metric key.
+
+    A month whose run record is missing, unreadable or written before records kept it is left
+    out, as is any entry that is not a value and a count: no record, no restatement claimed.
+    """
+    found: dict[Month, dict[str, Printed]] = {}
+    for month in months:
+        record = RunRecord.read(OutputPaths.for_month(folder, month).run)
+        if record is None or record.month != str(month) or not isinstance(record.printed, dict):
+            continue
+        stamp = record.finished_at if isinstance(record.finished_at, str) else ""
+        entries = {key: Printed.from_record(raw, stamp) for key, raw in record.printed.items()}
+        found[month] = {key: entry for key, entry in entries.items() if entry is not None}
+    return found

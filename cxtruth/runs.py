@@ -36,7 +36,7 @@ from . import __version__
 from .config import Config
 from .errors import ConfigError, DataError, DeliveryError, DeliveryUnknown, LockHeld, RenderError
 from .months import Month
-from .records import UNCONFIRMED, DeliveryRecord, OutputPaths, RunRecord, now_utc, sha256_file
+from .records import UNCONFIRMED, DeliveryRecord, OutputPaths, RunRecord, now_utc, read_printed, sha256_file
 
 Echo = Callable[[str], None]
 log = logging.getLogger("cxtruth")
@@ -216,7 +216,8 @@ def _stored_pdf(paths: OutputPaths, delivery: DeliveryRecord | None) -> bytes | 
 
 def _render_and_maybe_send(config: Config, config_file: Path, month: Month, paths: OutputPaths,
                            options: RunOptions, timer: _Timer, started: str, echo: Echo) -> RunResult:
-    from .agenda import build_report
+    from .agenda import TREND_MONTHS, build_report
+    from .agenda.restated import printed_values
     from .output.document import metrics_json
     from .output.files import write_outputs
     from .output.render import render_html, render_pdf, time_limit
@@ -230,7 +231,9 @@ def _render_and_maybe_send(config: Config, config_file: Path, month: Month, path
         hashes = {name: hasher.submit(sha256_file, result.path)
                   for name, result in sources.results.items() if result.status == "read"}
         with timer("compute"):
-            report = build_report(config, sources, month)
+            # What the earlier months' reports printed, from their run records beside this one.
+            printed = read_printed(paths.report.parent, month.trailing(TREND_MONTHS)[:-1])
+            report = build_report(config, sources, month, printed)
         if report.draft and options.strict:
             what = "too many rows rejected" if report.weakened else "stale data"
             raise DataError(f"{what} (--strict): " + "; ".join(report.draft_reasons),
@@ -263,6 +266,7 @@ def _render_and_maybe_send(config: Config, config_file: Path, month: Month, path
         },
         timings_seconds=timer.timings,
         email={"status": "pending" if options.email and not options.dry_run else "not_requested"},
+        printed=printed_values(report.metrics),
     )
     with timer("write"):
         # Everything is rendered before anything is written; the run record, which names the

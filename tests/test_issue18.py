@@ -305,13 +305,13 @@ class Namespace:
 
     def fill(self, path: Path, inodes: bool = False) -> None:
         """Fill the file system holding ``path`` to the last byte (and its last inode too)."""
-        with self.outside(path / "filler").open("wb") as handle:
-            try:
+        try:  # already full (the run's own files took the last blocks): then it is filled
+            with self.outside(path / "filler").open("wb") as handle:
                 while True:
                     handle.write(b"\0" * 65536)
                     handle.flush()
-            except OSError:
-                pass
+        except OSError:
+            pass
         try:
             with self.outside(path / "filler2").open("wb", buffering=0) as handle:
                 while handle.write(b"\0"):

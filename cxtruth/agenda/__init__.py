@@ -20,9 +20,11 @@ from .freshness import StaleSource, stale_sources
 from .ledger import Action, Ledger, build_ledger, ledger_as_of
 from ..metrics import MetricInputs, compute_months, declared
 from ..months import Month, generated_now
+from ..records import Printed
 from .quality import MetricQuality, SourceQuality, Unscored, metric_quality, source_quality
 from .behind import Behind, behind_numbers
 from .drivers import Drivers, decompose, drivers_sentence
+from .restated import Restatement, find_restatements
 from .score import ScoredMetric, score_metrics
 from ..sources import Sources
 from .verbatims import Verbatims, month_verbatims
@@ -109,6 +111,8 @@ class Report:
     def drivers_line(self, m: ScoredMetric) -> str | None:
         drivers = self.drivers.get(m.key)
         return None if drivers is None else drivers_sentence(drivers, lambda c: fmt_change(c, m.unit))
+    # per metric key: earlier months whose value changed since their report printed it (newest first)
+    restated: dict[str, list[Restatement]] = field(default_factory=dict)
 
     @property
     def weakened(self) -> list[SourceQuality]:
@@ -268,8 +272,13 @@ def _source_summaries(sources: Sources) -> list[SourceSummary]:
     return out
 
 
-def build_report(config: Config, sources: Sources, month: Month) -> Report:
-    """Compute, score and arrange everything for ``month``. Pure: no file is read or written."""
+def build_report(config: Config, sources: Sources, month: Month,
+                 printed: dict[Month, dict[str, Printed]] | None = None) -> Report:
+    """Compute, score and arrange everything for ``month``. Pure: no file is read or written.
+
+    ``printed``: what earlier months' reports printed (`cxtruth.records.read_printed`), to list
+    the months restated since.
+    """
     months = month.trailing(TREND_MONTHS)
     started = time.perf_counter()
     # The month's comments are picked while the metrics are computed (another core's work).
@@ -327,6 +336,8 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
         source_quality=sources_quality,
         drivers=drivers,
         behind=behind,
+        restated=find_restatements(declared(config), history, printed or {}, month,
+                                   {key for key, q in quality.items() if q.reason}),
     )
 
 

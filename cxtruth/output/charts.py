@@ -1,13 +1,15 @@
 """13-month trend charts as vector SVG, drawn by matplotlib.
 
 Each chart shows the value line, the target and warn lines with the bands
-between them, status-coloured points, and hollow points for low-sample months.
+between them, status-coloured points, hollow points for low-sample months, and
+a ring with a small "r" around each month restated since its report printed it.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from typing import Collection
 
 import matplotlib
 
@@ -16,6 +18,9 @@ matplotlib.use("Agg")  # no display; must precede any pyplot-dependent import
 from matplotlib.figure import Figure  # noqa: E402
 
 from ..agenda.score import ScoredMetric  # noqa: E402
+from ..months import Month  # noqa: E402
+
+RESTATED_COLOUR = "#5b2a86"
 
 COLOURS = {"on_track": "#1b7f3b", "at_risk": "#b86e00", "off_track": "#c0262d", "no_data": "#777777"}
 _RC = {
@@ -29,8 +34,12 @@ _RC = {
 _SVG_ID = re.compile(r'(\bid="|url\(#|xlink:href="#)([^"\)]+)')
 
 
-def trend_svg(metric: ScoredMetric, width_in: float = 6.6, height_in: float = 1.7) -> str:
+def trend_svg(metric: ScoredMetric, restated: Collection[Month] = (), width_in: float = 6.6,
+              height_in: float = 1.7) -> str:
     """The metric's trend as an ``<svg>`` element (no XML prolog), ready to inline in HTML.
+
+    ``restated``: months whose value changed since their report printed it; each is ringed
+    and marked "r" (a month with no data now gets the "r" alone).
 
     Element ids get the metric's key as a prefix: many charts share one HTML
     document, and matplotlib numbers ids per figure.
@@ -66,6 +75,9 @@ def trend_svg(metric: ScoredMetric, width_in: float = 6.6, height_in: float = 1.
             colour = COLOURS[p.status]
             ax.plot([xi], [p.value], marker="o", ms=4.2, zorder=4, color=colour,
                     markerfacecolor="white" if p.low_sample else colour, markeredgewidth=1.1)
+        for xi, p in zip(x, points):
+            if p.month in restated:
+                _mark_restated(ax, xi, p.value if p.value is not None else bottom + (top - bottom) * 0.5)
         ax.set_ylim(bottom, top)
         ax.set_xlim(-0.5, len(points) - 0.5 + 1.3)
         ax.set_xticks(x, [p.month.short_label for p in points])
@@ -82,3 +94,11 @@ def trend_svg(metric: ScoredMetric, width_in: float = 6.6, height_in: float = 1.
     svg = _SVG_ID.sub(lambda m: f"{m[1]}{metric.key}-{m[2]}", svg)
     return svg[svg.index("<svg"):]
 
+
+
+def _mark_restated(ax, x: float, y: float) -> None:
+    """A ring around the point and a small "r" above it right: restated since printed."""
+    ax.plot([x], [y], marker="o", ms=8.5, zorder=5, color=RESTATED_COLOUR, markerfacecolor="none",
+            markeredgewidth=0.9, gid=f"restated-{x:g}")
+    ax.annotate("r", (x, y), xytext=(4.5, 3.5), textcoords="offset points", fontsize=6.5, fontweight="bold",
+                color=RESTATED_COLOUR, zorder=5, gid=f"restated-r-{x:g}")

@@ -35,6 +35,7 @@ def metrics_document(report: Report) -> dict[str, Any]:
         drivers, behind = report.drivers.get(m.key), report.behind.get(m.key)
         entry["drivers"] = None if drivers is None else drivers.document()
         entry["accounts"] = None if behind is None else [table.document() for table in behind]
+        entry["restated"] = [r.document() for r in report.restated.get(m.key, [])]  # DATA_CONTRACT §7
         metrics[m.key] = entry
     return {
         "month": str(report.month),

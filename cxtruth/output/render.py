@@ -62,7 +62,8 @@ def render_html(report: Report, charts: bool = True, template_dir: Path | None =
     from .charts import trend_svg  # matplotlib is imported only when a chart is drawn
 
     env = environment(template_dir)
-    chart_svgs = {m.key: Markup(trend_svg(m)) for m in report.metrics} if charts else {}
+    chart_svgs = {m.key: Markup(trend_svg(m, {r.month for r in report.restated.get(m.key, [])}))
+                  for m in report.metrics} if charts else {}
     try:
         css = env.loader.get_source(env, "report.css")[0]
         return env.get_template("report.html.j2").render(
