@@ -23,7 +23,8 @@ from ..months import Month, generated_now
 from .quality import MetricQuality, SourceQuality, Unscored, metric_quality, source_quality
 from .score import ScoredMetric, score_metrics
 from ..sources import Sources
-from .verbatims import Verbatims, month_verbatims
+from .verbatims import Verbatims
+from .themes import ThemeCounts, comment_findings
 
 log = logging.getLogger("cxtruth")
 TREND_MONTHS = 13
@@ -95,6 +96,7 @@ class Report:
     stale: list[StaleSource] = field(default_factory=list)
     quality: dict[str, MetricQuality] = field(default_factory=dict)  # per metric key
     source_quality: dict[str, SourceQuality] = field(default_factory=dict)  # per read source
+    themes: ThemeCounts | None = None  # NPS comments per configured theme; None without [themes]
 
     @property
     def weakened(self) -> list[SourceQuality]:
@@ -249,10 +251,10 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
     started = time.perf_counter()
     # The month's comments are picked while the metrics are computed (another core's work).
     with ThreadPoolExecutor(max_workers=1) as pool:
-        verbatims = pool.submit(month_verbatims, sources.frame("nps"), month)
+        comments = pool.submit(comment_findings, sources.frame("nps"), month, config.themes)
         inputs = MetricInputs.from_frames(config, {name: sources.frame(name) for name in sources.results})
         history = compute_months(inputs, months)
-        verbatims = verbatims.result()
+        themes, verbatims = comments.result()
     sources_quality = source_quality(config, sources.results)
     quality = metric_quality(sources_quality, declared(config))
     metrics = score_metrics(config, history, month,
@@ -294,6 +296,7 @@ def build_report(config: Config, sources: Sources, month: Month) -> Report:
         stale=stale_sources(config, sources, month),
         quality=quality,
         source_quality=sources_quality,
+        themes=themes,
     )
 
 

@@ -32,6 +32,8 @@ def metrics_document(report: Report) -> dict[str, Any]:
         entry["trend"] = [{"month": str(p.month), "value": p.value, "status": p.status, "low_sample": p.low_sample}
                           for p in m.trend]
         entry["data_quality"] = report.quality[m.key].document()
+        if m.key == "nps":
+            entry["themes"] = report.themes.document() if report.themes else None
         metrics[m.key] = entry
     return {
         "month": str(report.month),
