@@ -530,6 +530,8 @@ class Config(_Strict):
     sources: SourcesConfig = SourcesConfig()
     metrics: MetricsConfig = MetricsConfig()
     email: EmailConfig | None = None
+    # Theme name -> keywords, for NPS comments (cxtruth.agenda.themes; docs/metrics.md "Themes").
+    themes: dict[str, list[str]] = Field(default_factory=dict)
     # Folder holding config.toml; relative paths are resolved against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -546,6 +548,13 @@ class Config(_Strict):
                             f"({', '.join(self.report.functions)})"
                         )
         return self
+
+    @field_validator("themes")
+    @classmethod
+    def _themes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from .agenda.themes import check_themes
+
+        return check_themes(value)
 
     @model_validator(mode="after")
     def _custom_metrics_read_their_source(self) -> "Config":

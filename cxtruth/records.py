@@ -166,7 +166,7 @@ class RunRecord:
     # sources over the rejection gate (issue 17); absent in records written before it
     weakened_sources: list[str] = field(default_factory=list)
     # what the report printed for its own month, per metric key: {"value", "sample"} (issue 22,
-    # decision 75); later reports compare it with the month computed again. Absent before it.
+    # decision 62); later reports compare it with the month computed again. Absent before it.
     printed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:

@@ -27,7 +27,8 @@ from .drivers import Drivers, decompose, drivers_sentence
 from .restated import Restatement, find_restatements
 from .score import ScoredMetric, score_metrics
 from ..sources import Sources
-from .verbatims import Verbatims, month_verbatims
+from .verbatims import Verbatims
+from .themes import ThemeCounts, comment_findings
 
 log = logging.getLogger("cxtruth")
 TREND_MONTHS = 13
@@ -113,6 +114,7 @@ class Report:
         return None if drivers is None else drivers_sentence(drivers, lambda c: fmt_change(c, m.unit))
     # per metric key: earlier months whose value changed since their report printed it (newest first)
     restated: dict[str, list[Restatement]] = field(default_factory=dict)
+    themes: ThemeCounts | None = None  # NPS comments per configured theme; None without [themes]
 
     @property
     def weakened(self) -> list[SourceQuality]:
@@ -283,10 +285,10 @@ def build_report(config: Config, sources: Sources, month: Month,
     started = time.perf_counter()
     # The month's comments are picked while the metrics are computed (another core's work).
     with ThreadPoolExecutor(max_workers=1) as pool:
-        verbatims = pool.submit(month_verbatims, sources.frame("nps"), month)
+        comments = pool.submit(comment_findings, sources.frame("nps"), month, config.themes)
         inputs = MetricInputs.from_frames(config, {name: sources.frame(name) for name in sources.results})
         history = compute_months(inputs, months)
-        verbatims = verbatims.result()
+        themes, verbatims = comments.result()
     sources_quality = source_quality(config, sources.results)
     quality = metric_quality(sources_quality, declared(config))
     metrics = score_metrics(config, history, month,
@@ -338,6 +340,7 @@ def build_report(config: Config, sources: Sources, month: Month,
         behind=behind,
         restated=find_restatements(declared(config), history, printed or {}, month,
                                    {key for key, q in quality.items() if q.reason}),
+        themes=themes,
     )
 
 

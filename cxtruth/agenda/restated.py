@@ -1,7 +1,7 @@
 """Restated months: an earlier month whose value, computed again today, is not what its report printed.
 
 Each render keeps what it printed for its own month in its run record
-(`cxtruth.records.RunRecord.printed`, read back as `Printed`; decision 75). When month M is
+(`cxtruth.records.RunRecord.printed`, read back as `Printed`; decision 62). When month M is
 built, every earlier month X of the trend whose report printed a value is compared
 with X computed again from today's exports. The rule (docs/metrics.md, "Restated
 months") is pure arithmetic on the two results; nothing here reads a file.

@@ -40,6 +40,8 @@ class Verbatims:
     detractors_total: int = 0  # detractor responses with a comment
     promoters: list[Verbatim] = field(default_factory=list)
     promoters_total: int = 0
+    # The themes each group's quotes were picked from (empty: the newest of all comments).
+    themes: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def detractors_not_shown(self) -> int:
@@ -63,20 +65,39 @@ def _quote(row) -> Verbatim:
     )
 
 
-def month_verbatims(nps: pd.DataFrame | None, month: Month,
-                    max_detractors: int = MAX_DETRACTOR_COMMENTS,
-                    max_promoters: int = MAX_PROMOTER_COMMENTS) -> Verbatims:
-    """Detractor and promoter comments of ``month``, newest first, capped."""
+def month_comments(nps: pd.DataFrame | None, month: Month) -> pd.DataFrame | None:
+    """Responses of ``month`` with a comment (a blank one is no comment), newest first;
+    None when there is no export or it has no comment column."""
     if nps is None or "comment" not in nps:
-        return Verbatims()
+        return None
     rows = _rows_where(nps, month.mask(nps["responded_at"].to_numpy()))
     rows = rows[rows["comment"].notna() & (rows["comment"].str.strip() != "")]
-    rows = rows.sort_values(["responded_at", "response_id"], ascending=False, kind="stable")
+    return rows.sort_values(["responded_at", "response_id"], ascending=False, kind="stable")
+
+
+def month_verbatims(nps: pd.DataFrame | None, month: Month,
+                    max_detractors: int = MAX_DETRACTOR_COMMENTS,
+                    max_promoters: int = MAX_PROMOTER_COMMENTS,
+                    about=None) -> Verbatims:
+    """Detractor and promoter comments of ``month``, newest first, capped.
+
+    ``about(group, comment) -> bool``, when given, keeps to the comments a group's quotes
+    are picked from (the themes that grew most, cxtruth.agenda.themes); totals still
+    count every comment."""
+    rows = month_comments(nps, month)
+    if rows is None:
+        return Verbatims()
     detractors, promoters = rows[rows["score"] <= 6], rows[rows["score"] >= 9]
+
+    def shown(group: str, frame: pd.DataFrame, cap: int) -> list[Verbatim]:
+        if about is not None:
+            frame = frame[[about(group, str(c)) for c in frame["comment"]]] if len(frame) else frame
+        return [_quote(r) for r in frame.head(cap).itertuples(index=False)]
+
     return Verbatims(
-        detractors=[_quote(r) for r in detractors.head(max_detractors).itertuples(index=False)],
+        detractors=shown("detractors", detractors, max_detractors),
         detractors_total=len(detractors),
-        promoters=[_quote(r) for r in promoters.head(max_promoters).itertuples(index=False)],
+        promoters=shown("promoters", promoters, max_promoters),
         promoters_total=len(promoters),
     )
 

@@ -36,6 +36,8 @@ def metrics_document(report: Report) -> dict[str, Any]:
         entry["drivers"] = None if drivers is None else drivers.document()
         entry["accounts"] = None if behind is None else [table.document() for table in behind]
         entry["restated"] = [r.document() for r in report.restated.get(m.key, [])]  # DATA_CONTRACT §7
+        if m.key == "nps":
+            entry["themes"] = report.themes.document() if report.themes else None
         metrics[m.key] = entry
     return {
         "month": str(report.month),
