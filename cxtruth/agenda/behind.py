@@ -107,24 +107,28 @@ def stopped_using(accounts: pd.DataFrame | None, adoption: pd.DataFrame, feature
     """Accounts active this month (adoption's definition) that used a tracked feature last month
     and not this month, largest MRR first, with the features they stopped using."""
     before = month.shift(-1)
-    window = adoption[(adoption["used_at"] >= before.start) & (adoption["used_at"] < month.end)
-                      & adoption["feature"].isin(features)]
-    this = window["used_at"] >= month.start
-    used_now = set(zip(window.loc[this, "account_id"], window.loc[this, "feature"].astype(str)))
-    used_before = window.loc[~this, ["account_id", "feature"]].astype({"feature": str}).drop_duplicates()
-    stopped = used_before[[pair not in used_now for pair in zip(used_before["account_id"], used_before["feature"])]]
-    grouped = pd.DataFrame({"account_id": pd.Series(dtype="str"), "stopped": pd.Series(dtype="object")})
-    if len(stopped):
-        grouped = stopped.groupby("account_id")["feature"].agg(lambda f: sorted(set(f))).rename("stopped").reset_index()
+    window = adoption.loc[(adoption["used_at"] >= before.start) & (adoption["used_at"] < month.end)
+                          & adoption["feature"].isin(features), ["account_id", "feature", "used_at"]]
+    window = window.assign(feature=window["feature"].astype(str), now=window["used_at"] >= month.start)
+    # per account and feature over the two months: used this month at all? (no: only last month)
+    used_now = window.groupby(["account_id", "feature"], observed=True, sort=False)["now"].any()
+    stopped = used_now[~used_now].reset_index()
+    who = pd.DataFrame({"account_id": stopped["account_id"].unique()})
     if accounts is not None:
         active = accounts[(accounts["start_date"] < month.end)
                           & (accounts["churn_date"].isna() | (accounts["churn_date"] >= month.start))]
-        grouped = grouped.merge(active[["account_id", "segment", "mrr"]], on="account_id", how="inner")
+        who = who.merge(active[["account_id", "segment", "mrr"]], on="account_id", how="inner")
     else:
-        grouped["segment"], grouped["mrr"] = None, np.nan
-    grouped = grouped.sort_values(["mrr", "account_id"], ascending=[False, True], na_position="last")
+        who["segment"], who["mrr"] = None, np.nan
+    who = who.sort_values(["mrr", "account_id"], ascending=[False, True], na_position="last")
+    shown = who.head(MAX_ROWS).copy()  # features are listed for the accounts shown only
+    listed = stopped[stopped["account_id"].isin(shown["account_id"])]
+    features_of = {account: sorted(rows["feature"]) for account, rows in listed.groupby("account_id")}
+    shown["stopped"] = [features_of.get(account, []) for account in shown["account_id"]]
     return _table("Accounts that stopped using a tracked feature this month, largest MRR first",
-                  {"account_id": "Account", "segment": "Segment", "mrr": "MRR", "stopped": "Stopped using"}, grouped)
+                  {"account_id": "Account", "segment": "Segment", "mrr": "MRR", "stopped": "Stopped using"}, shown,
+                  total=len(who))
+
 
 
 def oldest_open(feedback: pd.DataFrame, month: "Month") -> Table:
