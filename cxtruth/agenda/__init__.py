@@ -286,7 +286,8 @@ def build_report(config: Config, sources: Sources, month: Month,
     # The month's comments are picked while the metrics are computed (another core's work).
     with ThreadPoolExecutor(max_workers=1) as pool:
         comments = pool.submit(comment_findings, sources.frame("nps"), month, config.themes)
-        inputs = MetricInputs.from_frames(config, {name: sources.frame(name) for name in sources.results})
+        inputs = MetricInputs.from_frames(config, {name: sources.frame(name) for name in sources.results},
+                                          account_codes=sources.account_codes)
         history = compute_months(inputs, months)
         themes, verbatims = comments.result()
     sources_quality = source_quality(config, sources.results)

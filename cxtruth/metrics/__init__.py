@@ -36,10 +36,13 @@ class MetricInputs:
 
     config: "Config"
     frames: dict[str, "pd.DataFrame | None"]
+    # per source, each row's position in accounts (-1: unknown), if the sources looked it up
+    account_codes: dict[str, Any] | None = None
 
     @classmethod
-    def from_frames(cls, config: "Config", frames: dict[str, "pd.DataFrame | None"], **_: Any) -> "MetricInputs":
-        return cls(config, dict(frames))
+    def from_frames(cls, config: "Config", frames: dict[str, "pd.DataFrame | None"],
+                    account_codes: dict[str, Any] | None = None, **_: Any) -> "MetricInputs":
+        return cls(config, dict(frames), account_codes)
 
 
 def compute_months(inputs: MetricInputs, months: list["Month"]) -> dict["Month", dict[str, dict[str, Any]]]:
@@ -51,7 +54,8 @@ def compute_months(inputs: MetricInputs, months: list["Month"]) -> dict["Month",
         return {}
     first, last = min(months), max(months)
     window = [Month.from_index(i) for i in range(first.index, last.index + 1)]
-    results = compute(inputs.config, list(declared(inputs.config).values()), inputs.frames, window)
+    results = compute(inputs.config, list(declared(inputs.config).values()), inputs.frames, window,
+                      inputs.account_codes)
     return {month: results[month] for month in months}
 
 
