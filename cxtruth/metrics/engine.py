@@ -172,19 +172,20 @@ def compute(config: Any, metrics: list[Any], frames: dict[str, "pd.DataFrame | N
         results = None if exprs is None else {name: _result(window, expr) for name, expr in exprs.items()}
         for position, month in enumerate(window.months):
             parts = None if results is None else MonthParts(month, {
-                name: by_month.get(position, empty) if isinstance(by_month, dict) else by_month
-                for name, (by_month, empty) in results.items()})
+                name: whole if by_month is None else by_month.get(position, whole)
+                for name, (by_month, whole) in results.items()})
             out[month][metric.key] = flag_low_sample(metric, metric.value(parts, own), own.min_sample)
     return out
 
 
-def _result(window: Window, expr: Any) -> tuple[Any, Any]:
-    """(rows per month position, the empty frame) of a part; a part without ``m`` is read whole."""
+def _result(window: Window, expr: Any) -> tuple[dict[int, Any] | None, Any]:
+    """(rows per month position, what a month without rows gets) of a part. A part without
+    an ``m`` column (a list, a count, a frame of all months) has no rows per month: (None, it)."""
     import ibis.expr.types as ir
 
     frame = window.execute(expr) if isinstance(expr, ir.Table) else expr
     if not hasattr(frame, "columns") or "m" not in frame.columns:
-        return frame, frame
+        return None, frame
     by_month = {int(m): rows.drop(columns="m").reset_index(drop=True)
                 for m, rows in frame.groupby("m", sort=True)}
     return by_month, frame.drop(columns="m").iloc[0:0]
