@@ -115,6 +115,12 @@ class DataConfig(_Strict):
 
 class SourceConfig(_Strict):
     path: str | None = None
+    # A table or view in [warehouse] instead of a file ("schema.table" where the engine has
+    # schemas): read and validated there, never copied here (docs/warehouse.md).
+    table: str | None = None
+    # A table source's column that orders repeated ids: the row with the latest value wins.
+    # Without it, rows repeating an id are rejected and counted (a table has no row order).
+    order_by: str | None = None
     encoding: str = "utf-8"
     delimiter: str = ","
     decimal: Literal[".", ","] = "."
@@ -145,10 +151,27 @@ class SourceConfig(_Strict):
     max_staleness_days: Days | None = None  # default: [report] max_staleness_days
     max_rejected_share: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)  # default: [report]'s
 
-    @field_validator("path")
+    @field_validator("path", "table", "order_by")
     @classmethod
     def _single_line(cls, value: str | None) -> str | None:
         return value if value is None else _one_line(value)
+
+    @model_validator(mode="after")
+    def _file_or_table(self):
+        if self.table is None:
+            if self.order_by is not None:
+                raise ValueError("order_by: only for a table source (a file's last row wins)")
+            return self
+        if self.path is not None:
+            raise ValueError("a source is a file (path) or a warehouse table (table), not both")
+        if not self.table.strip():
+            raise ValueError("table: must name a table or view")
+        file_only = [name for name in TABLE_IGNORES if name in self.model_fields_set]
+        if file_only:
+            raise ValueError(f"{file_only[0]}: a table source has typed columns and no file layout; "
+                             f"remove {file_only[0]} (supported for tables: table, columns, order_by, where, "
+                             "timezone, max_staleness_days, max_rejected_share)")
+        return self
 
     @field_validator("encoding")
     @classmethod
@@ -257,6 +280,34 @@ class SourceConfig(_Strict):
         return DateRule.of(self.date_format, self.timezone, self.locale)
 
 
+# What only a file has: a table's cells are typed by the warehouse, and it has no header rows.
+TABLE_IGNORES = ("encoding", "delimiter", "decimal", "date_format", "locale", "thousands", "header_row",
+                 "header_rows", "skip_rows", "trailers", "detect_trailers", "skip_blank", "compute",
+                 "combine_repeated", "sheet", "preset")
+
+
+class WarehouseConfig(_Strict):
+    """[warehouse]: the engine table sources live in (docs/warehouse.md). Secrets never here:
+    the password or token comes from $CXTRUTH_WAREHOUSE_PASSWORD."""
+
+    backend: Literal["duckdb", "pyspark", "postgres", "snowflake", "bigquery", "trino", "databricks"]
+    # Passed to the backend's connection as written; for pyspark, `master` and Spark settings
+    # for the session builder. Values are text, numbers or true/false.
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_validator("options")
+    @classmethod
+    def _no_secrets(cls, value: dict) -> dict:
+        for key in value:
+            if any(word in key.lower() for word in SECRET_WORDS):
+                raise ValueError(f"{_key(key)}: secrets are not written in config.toml; set "
+                                 "$CXTRUTH_WAREHOUSE_PASSWORD in the environment instead")
+        return value
+
+
+SECRET_WORDS = ("password", "secret", "token", "private_key", "credentials")
+
+
 def _check_expression(text: str, prefix: str = "") -> None:
     """A config expression parsed now, so a mistake is a config error naming its position."""
     from .expressions import ExpressionError, parse
@@ -278,9 +329,15 @@ class CustomSourceConfig(SourceConfig):
     """[sources.<name>] for a name that is not a built-in source: an export of the company's
     own (docs/sources.md, "Custom sources"). Read by the same reader, with the same options."""
 
-    path: str  # no default file name: a custom source says where its export is
+    path: str | None = None  # no default file name: a custom source says where its export (or table) is
     key: str | list[str] | None = None  # repeated keys: the last row wins
     types: dict[str, TypeWord] = Field(min_length=1)  # canonical column = type word, in the file's terms
+
+    @model_validator(mode="after")
+    def _says_where(self):
+        if self.path is None and self.table is None:
+            raise ValueError("path: required key is missing (the export's file, or table = a warehouse table)")
+        return self
 
     @property
     def key_columns(self) -> tuple[str, ...]:
@@ -529,6 +586,7 @@ class Config(_Strict):
     data: DataConfig = DataConfig()
     sources: SourcesConfig = SourcesConfig()
     metrics: MetricsConfig = MetricsConfig()
+    warehouse: WarehouseConfig | None = None
     email: EmailConfig | None = None
     # Theme name -> keywords, for NPS comments (cxtruth.agenda.themes; docs/metrics.md "Themes").
     themes: dict[str, list[str]] = Field(default_factory=dict)
@@ -555,6 +613,14 @@ class Config(_Strict):
         from .agenda.themes import check_themes
 
         return check_themes(value)
+
+    @model_validator(mode="after")
+    def _tables_need_a_warehouse(self) -> "Config":
+        tables = [name for name in self.source_names if self.sources.get(name).table is not None]
+        if tables and self.warehouse is None:
+            raise ValueError(f"sources.{tables[0]}.table: a table source needs a [warehouse] table naming the "
+                             "engine it lives in (docs/warehouse.md)")
+        return self
 
     @model_validator(mode="after")
     def _custom_metrics_read_their_source(self) -> "Config":
@@ -597,6 +663,10 @@ class Config(_Strict):
         if path:
             return self.resolve(path), True
         return self.resolve(self.data.dir) / f"{name}.csv", False
+
+    def is_table(self, name: str) -> bool:
+        """Whether source ``name`` is a warehouse table, not a file."""
+        return self.sources.get(name).table is not None
 
     @property
     def source_names(self) -> list[str]:

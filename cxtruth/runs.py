@@ -139,7 +139,10 @@ def _inputs_record(config: Config, sources, hashes: dict[str, str]) -> list[dict
     inputs = []
     for name, result in sources.results.items():
         entry: dict[str, Any] = {"source": name, "path": str(result.path), "status": result.status}
-        if result.status == "read":
+        if result.table is not None:  # a warehouse table: no file to hash; its name and counts
+            entry = {"source": name, "table": config.sources.get(name).table, "status": result.status,
+                     "rows_read": result.rows_read, "accepted": result.accepted, "rejected": result.rejected}
+        elif result.status == "read":
             stat = result.path.stat()
             entry.update(size=stat.st_size, sha256=hashes[name], rows_read=result.rows_read,
                          accepted=result.accepted, rejected=result.rejected)
@@ -229,7 +232,7 @@ def _render_and_maybe_send(config: Config, config_file: Path, month: Month, path
     # (hashlib releases the GIL), so recording them costs no wall time.
     with ThreadPoolExecutor(max_workers=1) as hasher:
         hashes = {name: hasher.submit(sha256_file, result.path)
-                  for name, result in sources.results.items() if result.status == "read"}
+                  for name, result in sources.results.items() if result.status == "read" and result.table is None}
         with timer("compute"):
             # What the earlier months' reports printed, from their run records beside this one.
             printed = read_printed(paths.report.parent, month.trailing(TREND_MONTHS)[:-1])

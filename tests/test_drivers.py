@@ -106,7 +106,7 @@ def test_accounts_that_stopped_using_a_feature_by_hand():
     reports both months; a3 used api in September but churned before October (not active)."""
     import pandas as pd
 
-    from cxtruth.agenda.behind import stopped_using
+    from cxtruth.agenda.behind import stopped_pairs, stopped_using
     from cxtruth.months import Month
 
     accounts = pd.DataFrame({"account_id": ["a1", "a2", "a3"], "segment": ["SMB", "ENT", "SMB"],
@@ -117,6 +117,6 @@ def test_accounts_that_stopped_using_a_feature_by_hand():
                            "feature": ["reports", "reports", "reports", "api", "reports", "api"],
                            "used_at": pd.to_datetime(["2026-09-03", "2026-10-03", "2026-09-05", "2026-09-06",
                                                       "2026-10-07", "2026-09-01"])})
-    table = stopped_using(accounts, events, ["reports", "api"], Month(2026, 10))
+    table = stopped_using(accounts, stopped_pairs(events, ["reports", "api"], Month(2026, 10)), Month(2026, 10))
     assert table.total == 1
     assert table.document()["rows"] == [{"account_id": "a2", "segment": "ENT", "mrr": 500.0, "stopped": ["api"]}]

@@ -265,7 +265,7 @@ def _source_summaries(sources: Sources) -> list[SourceSummary]:
     for name, result in sources.results.items():
         span = result.date_range()
         out.append(SourceSummary(
-            name=name, file=result.path.name, status=result.status, rows_read=result.rows_read,
+            name=name, file=result.shown, status=result.status, rows_read=result.rows_read,
             accepted=result.accepted, rejected=result.rejected,
             first=span[0].strftime("%Y-%m-%d") if span else None,
             last=span[1].strftime("%Y-%m-%d") if span else None,
@@ -286,8 +286,7 @@ def build_report(config: Config, sources: Sources, month: Month,
     # The month's comments are picked while the metrics are computed (another core's work).
     with ThreadPoolExecutor(max_workers=1) as pool:
         comments = pool.submit(comment_findings, sources.frame("nps"), month, config.themes)
-        inputs = MetricInputs.from_frames(config, {name: sources.frame(name) for name in sources.results},
-                                          account_codes=sources.account_codes)
+        inputs = MetricInputs.from_sources(config, sources)
         history = compute_months(inputs, months)
         themes, verbatims = comments.result()
     sources_quality = source_quality(config, sources.results)

@@ -102,17 +102,33 @@ def churned_accounts(accounts: pd.DataFrame, nps: pd.DataFrame | None, feedback:
                    "last_nps": "Last NPS", "open_feedback": "Open feedback"}, churned)
 
 
-def stopped_using(accounts: pd.DataFrame | None, adoption: pd.DataFrame, features: list[str],
-                  month: "Month") -> Table:
-    """Accounts active this month (adoption's definition) that used a tracked feature last month
-    and not this month, largest MRR first, with the features they stopped using."""
+def stopped_pairs(adoption: pd.DataFrame, features: list[str], month: "Month") -> pd.DataFrame:
+    """(account_id, feature) used last month and not this month, from usage events in a frame."""
     before = month.shift(-1)
     window = adoption.loc[(adoption["used_at"] >= before.start) & (adoption["used_at"] < month.end)
                           & adoption["feature"].isin(features), ["account_id", "feature", "used_at"]]
     window = window.assign(feature=window["feature"].astype(str), now=window["used_at"] >= month.start)
     # per account and feature over the two months: used this month at all? (no: only last month)
     used_now = window.groupby(["account_id", "feature"], observed=True, sort=False)["now"].any()
-    stopped = used_now[~used_now].reset_index()
+    return used_now[~used_now].reset_index()[["account_id", "feature"]]
+
+
+def stopped_pairs_on_engine(events, features: list[str], month: "Month", timezone: str) -> pd.DataFrame:
+    """`stopped_pairs` where the usage events are (a warehouse table): only the pairs come back."""
+    from ..metrics.engine import literal_like
+
+    before = month.shift(-1)
+    at = events.used_at
+    since, start, end = (literal_like(at, t.to_pydatetime(), timezone) for t in (before.start, month.start, month.end))
+    window = events.filter((at >= since) & (at < end) & events.feature.isin(features))
+    pairs = window.group_by("account_id", "feature").agg(now=(window.used_at >= start).any())
+    return pairs.filter(~pairs.now).select("account_id", "feature").execute()
+
+
+def stopped_using(accounts: pd.DataFrame | None, stopped: pd.DataFrame, month: "Month") -> Table:
+    """Accounts active this month (adoption's definition) that used a tracked feature last month
+    and not this month (``stopped``: those account and feature pairs), largest MRR first, with
+    the features they stopped using."""
     who = pd.DataFrame({"account_id": stopped["account_id"].unique()})
     if accounts is not None:
         active = accounts[(accounts["start_date"] < month.end)
@@ -178,16 +194,23 @@ def detractors(nps: pd.DataFrame, month: "Month") -> tuple[Table, Table]:
 def behind_numbers(config: "Config", sources: "Sources", month: "Month", keys: set[str]) -> dict[str, Behind | None]:
     """The lists for each built-in metric of ``keys`` whose sources were read (None otherwise)."""
     frame = sources.frame
-    accounts, adoption, nps, feedback, handoffs = (frame(n) for n in ("accounts", "adoption", "nps", "feedback",
-                                                                        "handoffs"))
+    accounts, nps, feedback, handoffs = (frame(n) for n in ("accounts", "nps", "feedback", "handoffs"))
     out: dict[str, Behind | None] = {}
     if accounts is not None and {"logo_churn", "revenue_churn"} & keys:
         churn = (churned_accounts(accounts, nps, feedback, month),)
         out.update({k: churn for k in ("logo_churn", "revenue_churn") if k in keys})
-    if adoption is not None and "feature_adoption" in keys:
-        features = list(config.metrics.get("feature_adoption").features) or sorted(
-            str(f) for f in adoption["feature"].dropna().unique())
-        out["feature_adoption"] = (stopped_using(accounts, adoption, features, month),)
+    usage = sources.results.get("adoption")
+    if usage is not None and usage.status == "read" and "feature_adoption" in keys:
+        features = list(config.metrics.get("feature_adoption").features)
+        if usage.table is not None:  # a warehouse table: the events stay there
+            if not features:
+                seen = usage.table.select("feature").filter(usage.table.feature.notnull()).distinct().execute()
+                features = sorted(str(f) for f in seen["feature"])
+            stopped = stopped_pairs_on_engine(usage.table, features, month, config.report.timezone)
+        else:
+            features = features or sorted(str(f) for f in usage.frame["feature"].dropna().unique())
+            stopped = stopped_pairs(usage.frame, features, month)
+        out["feature_adoption"] = (stopped_using(accounts, stopped, month),)
     if feedback is not None and "closure_time" in keys:
         out["closure_time"] = (oldest_open(feedback, month),)
     if handoffs is not None and "handoff_quality" in keys:

@@ -35,6 +35,14 @@ class StaleSource:
 
 
 def _newest(result, name: str) -> pd.Timestamp | None:
+    if name == "accounts" and result.table is not None:  # on the engine: the newest of both dates
+        table = result.table
+        newest = table.aggregate(a=table.start_date.max(), b=table.churn_date.max()).execute().iloc[0] \
+            if "churn_date" in table.columns else table.aggregate(a=table.start_date.max()).execute().iloc[0]
+        return pd.Timestamp(pd.Series(newest).dropna().max()) if newest.notna().any() else None
+    if result.table is not None:
+        span = result.date_range()
+        return span[1] if span else None
     frame = result.frame
     if frame is None or not len(frame):
         return None
@@ -56,9 +64,9 @@ def stale_sources(config: Config, sources: Sources, month: Month) -> list[StaleS
         limit = config.staleness_limit(name)
         newest = _newest(result, name)
         if newest is None or pd.isna(newest):
-            stale.append(StaleSource(name, result.path.name, "no rows", None, limit))
+            stale.append(StaleSource(name, result.shown, "no rows", None, limit))
             continue
         behind = (month.end - newest) / pd.Timedelta(days=1)
         if behind > limit:
-            stale.append(StaleSource(name, result.path.name, newest.strftime("%Y-%m-%d"), behind, limit))
+            stale.append(StaleSource(name, result.shown, newest.strftime("%Y-%m-%d"), behind, limit))
     return stale

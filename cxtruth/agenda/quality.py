@@ -126,7 +126,7 @@ class MetricQuality:
 def source_quality(config: Config, results: dict) -> dict[str, SourceQuality]:
     """Per source that was read (``results``: name -> SourceResult), its rows and gate."""
     return {
-        name: SourceQuality(name, r.path.name, r.rows_read, r.accepted, r.rejected, r.broken,
+        name: SourceQuality(name, r.shown, r.rows_read, r.accepted, r.rejected, r.broken,
                             config.rejection_limit(name), tuple(r.reasons), tuple(r.absent_columns),
                             _unmatched(name, r, results), r.filtered)
         for name, r in results.items() if r.status == "read"

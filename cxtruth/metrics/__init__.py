@@ -38,11 +38,21 @@ class MetricInputs:
     frames: dict[str, "pd.DataFrame | None"]
     # per source, each row's position in accounts (-1: unknown), if the sources looked it up
     account_codes: dict[str, Any] | None = None
+    tables: dict[str, Any] | None = None  # table sources' accepted rows, on `backend` (docs/warehouse.md)
+    backend: Any = None
 
     @classmethod
     def from_frames(cls, config: "Config", frames: dict[str, "pd.DataFrame | None"],
                     account_codes: dict[str, Any] | None = None, **_: Any) -> "MetricInputs":
         return cls(config, dict(frames), account_codes)
+
+    @classmethod
+    def from_sources(cls, config: "Config", sources: Any) -> "MetricInputs":
+        """What `cxtruth.sources.load_sources` read: files' frames, tables' expressions."""
+        results = sources.results
+        return cls(config, {name: r.frame for name, r in results.items() if r.table is None},
+                   sources.account_codes, {name: r.table for name, r in results.items() if r.table is not None},
+                   sources.backend)
 
 
 def compute_months(inputs: MetricInputs, months: list["Month"]) -> dict["Month", dict[str, dict[str, Any]]]:
@@ -55,7 +65,7 @@ def compute_months(inputs: MetricInputs, months: list["Month"]) -> dict["Month",
     first, last = min(months), max(months)
     window = [Month.from_index(i) for i in range(first.index, last.index + 1)]
     results = compute(inputs.config, list(declared(inputs.config).values()), inputs.frames, window,
-                      inputs.account_codes)
+                      inputs.account_codes, inputs.tables, inputs.backend)
     return {month: results[month] for month in months}
 
 

@@ -39,24 +39,50 @@ MONEY = "decimal(38, 6)"  # a millionth of a currency unit: exact sums of any MR
 JOINED_TO_ACCOUNTS = ("accounts", "adoption")
 
 
-class Engine:
-    """A DuckDB connection over the validated sources, each an Ibis table (no copy:
-    DuckDB scans the Arrow buffers of the validated frames)."""
+def literal_like(stamp: "ir.Value", moment: dt.datetime, timezone: str) -> "ir.Value":
+    """``moment`` (naive, the report zone's wall time) as a literal comparable with ``stamp``:
+    the instant in the report zone when the column holds instants (zone-aware), the wall time
+    otherwise, a date for a date column."""
+    import ibis
 
-    def __init__(self, frames: dict[str, "pd.DataFrame | None"], account_codes: dict[str, Any] | None = None):
+    kind = stamp.type()
+    if getattr(kind, "timezone", None) is not None:
+        return ibis.literal(moment.replace(tzinfo=ZoneInfo(timezone)), type=kind)
+    if kind.is_date():
+        return ibis.literal(moment.date())
+    return ibis.literal(moment)
+
+
+class Engine:
+    """An Ibis connection over the validated sources, each an Ibis table: by default DuckDB
+    embedded, scanning the Arrow buffers of the validated frames (no copy); with [warehouse],
+    the warehouse's engine, where table sources already are and file sources are sent."""
+
+    def __init__(self, frames: dict[str, "pd.DataFrame | None"], account_codes: dict[str, Any] | None = None,
+                 tables: dict[str, "ir.Table"] | None = None, backend: Any = None):
         """``account_codes``: per source, each row's position in accounts (-1: unknown), when the
-        sources already looked them up (their unknown-account check does): not done twice."""
+        sources already looked them up (their unknown-account check does): not done twice.
+        ``tables``: the table sources' accepted rows, on ``backend``."""
         import numpy as np
         import ibis
         import pyarrow as pa
         import pyarrow.compute as pc
 
         account_codes = account_codes or {}
-
-        self.backend = ibis.duckdb.connect()
+        self.backend = backend if backend is not None else ibis.duckdb.connect()
         self.tables: dict[str, ir.Table] = {}
         arrow = {name: pa.Table.from_pandas(frame, preserve_index=False)
                  for name, frame in frames.items() if frame is not None}
+        if tables:
+            # On a warehouse, sources join to accounts by the id itself: an engine's join of text
+            # keys is its own business, and a file's row numbers mean nothing there.
+            for name, table in tables.items():
+                self.tables[name] = table.mutate(account=table.account_id) if name in JOINED_TO_ACCOUNTS else table
+            for name, table in arrow.items():
+                if name in JOINED_TO_ACCOUNTS:
+                    table = table.append_column("account", table["account_id"])
+                self.tables[name] = ibis.memtable(table)
+            return
         accounts = arrow.get("accounts")
         for name, table in arrow.items():
             if accounts is not None and name in JOINED_TO_ACCOUNTS:
@@ -102,13 +128,11 @@ class Window:
         """Month starts of the window and the end of its last month, as literals comparable
         with ``stamp``: naive report-zone wall time, or instants in the report zone when the
         column is zone-aware (a warehouse's TIMESTAMP WITH TIME ZONE)."""
-        import ibis
+        if stamp.type().is_date():  # a date against midnight: the bounds as they are
+            import ibis
 
-        zone = getattr(stamp.type(), "timezone", None)
-        if zone is None:
             return [ibis.literal(b) for b in self._bounds]
-        tz = ZoneInfo(self.timezone)
-        return [ibis.literal(b.replace(tzinfo=tz), type=stamp.type()) for b in self._bounds]
+        return [literal_like(stamp, b, self.timezone) for b in self._bounds]
 
     def month_of(self, stamp: "ir.Value") -> "ir.IntegerValue":
         """The position in the window of the month ``stamp`` falls in; NULL outside it (and for NULL)."""
@@ -160,11 +184,12 @@ class MonthParts:
 
 
 def compute(config: Any, metrics: list[Any], frames: dict[str, "pd.DataFrame | None"],
-            months: list[Month], account_codes: dict[str, Any] | None = None
-            ) -> dict[Month, dict[str, dict[str, Any]]]:
+            months: list[Month], account_codes: dict[str, Any] | None = None,
+            tables: dict[str, Any] | None = None, backend: Any = None) -> dict[Month, dict[str, dict[str, Any]]]:
     """Every metric's value and extras for each of ``months`` (consecutive), flagged low sample."""
     settings = {metric.key: config.metrics.get(metric.key) for metric in metrics}
-    window = Window(Engine(frames, account_codes), tuple(sorted(months)), config.report.timezone, config, settings)
+    engine = Engine(frames, account_codes, tables, backend)
+    window = Window(engine, tuple(sorted(months)), config.report.timezone, config, settings)
     out: dict[Month, dict[str, dict[str, Any]]] = {m: {} for m in window.months}
     for metric in metrics:
         own = settings[metric.key]
@@ -184,11 +209,24 @@ def _result(window: Window, expr: Any) -> tuple[dict[int, Any] | None, Any]:
     import ibis.expr.types as ir
 
     frame = window.execute(expr) if isinstance(expr, ir.Table) else expr
+    if hasattr(frame, "columns"):
+        frame = wall_time(frame, window.timezone)
     if not hasattr(frame, "columns") or "m" not in frame.columns:
         return None, frame
     by_month = {int(m): rows.drop(columns="m").reset_index(drop=True)
                 for m, rows in frame.groupby("m", sort=True)}
     return by_month, frame.drop(columns="m").iloc[0:0]
+
+
+def wall_time(frame: "pd.DataFrame", timezone: str) -> "pd.DataFrame":
+    """``frame`` with each instant (a warehouse's zone-aware timestamp) as the report zone's
+    wall time, as a file's stamps are: the metrics' value functions see one kind of time."""
+    import pandas as pd
+
+    aware = [c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
+    if not aware:
+        return frame
+    return frame.assign(**{c: frame[c].dt.tz_convert(timezone).dt.tz_localize(None) for c in aware})
 
 
 def flag_low_sample(metric: Any, result: dict[str, Any], min_sample: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,11 +65,24 @@ class SourceResult:
     # Each accepted row's position in the accounts frame (-1: unknown), once accounts are read.
     account_codes: np.ndarray | None = None
     time_column: str | None = None  # the column date ranges and freshness use (default: the contract's)
+    # A warehouse table source (cxtruth.sources.tables): its accepted rows as an expression on
+    # the engine, never copied here; `frame` is None.
+    table: Any = None
+    accepted_rows: int = 0  # a table source's accepted rows (a file's are len(frame))
+    location: str | None = None  # how messages name a table source ("table analytics.events")
+    zone: str = "UTC"  # the report's zone: a table's instants are shown as its wall time
     _date_range: tuple[pd.Timestamp, pd.Timestamp] | None = field(default=None, repr=False, compare=False)
 
     @property
     def accepted(self) -> int:
+        if self.table is not None:
+            return self.accepted_rows
         return 0 if self.frame is None else len(self.frame)
+
+    @property
+    def shown(self) -> str:
+        """How a report names this source: its file's name, or "table <name>"."""
+        return self.location or self.path.name
 
     @property
     def broken(self) -> int:
@@ -79,6 +93,11 @@ class SourceResult:
         """Earliest and latest value of the source's time column (kept: two passes over 10M rows)."""
         if self._date_range is None:
             column = self.time_column or (SOURCES[self.name].time_column if self.name in SOURCES else None)
+            if self.table is not None and column is not None:  # one aggregate on the engine
+                span = self.table.aggregate(low=self.table[column].min(), high=self.table[column].max()).execute()
+                low, high = span["low"].iloc[0], span["high"].iloc[0]
+                self._date_range = (pd.NaT, pd.NaT) if pd.isna(low) else (_naive(low, self.zone), _naive(high, self.zone))
+                return self._date_range
             if self.frame is None or not len(self.frame) or column is None:
                 return None
             # One pass of Arrow's min_max over the int64 nanoseconds, after one comparison for
@@ -94,6 +113,12 @@ class SourceResult:
         return self._date_range
 
 
+def _naive(stamp, zone: str) -> pd.Timestamp:
+    """An engine's min or max as a naive timestamp (an instant as the report zone's wall time)."""
+    stamp = pd.Timestamp(stamp)
+    return stamp.tz_convert(zone).tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
 @dataclass(frozen=True)
 class RejectionReason:
     column: str
@@ -107,9 +132,22 @@ MAX_REASONS = 3
 @dataclass
 class Sources:
     results: dict[str, SourceResult]
+    # The warehouse connection table sources were read on (None: every source is a file);
+    # the metrics run there too.
+    backend: Any = None
 
     def frame(self, name: str) -> pd.DataFrame | None:
-        return self.results[name].frame
+        """Source ``name``'s accepted rows. A table source's are fetched from the warehouse once,
+        for the lists a report prints (accounts, responses, feedback, actions: rows per customer
+        or answer). Usage events are never fetched: what reads them runs on the engine."""
+        result = self.results[name]
+        if result.table is not None and result.frame is None:
+            if name == "adoption":
+                raise AssertionError("usage events are read on the engine, never fetched")
+            from ..metrics.engine import wall_time
+
+            result.frame = wall_time(result.table.execute(), result.zone)
+        return result.frame
 
     @property
     def issues(self) -> pd.DataFrame:
@@ -136,26 +174,36 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def load_sources(config: Config) -> Sources:
     """Read and validate every source; raises DataError for an unreadable file
     (the first in contract order when several are)."""
-    results = _read_all(config)
+    backend = None
+    tables = [name for name in config.source_names if config.is_table(name)]
+    if tables:
+        from ..warehouse import connect
+        from .tables import read_table_source
+
+        backend = connect(config.warehouse)
+    results = _read_all(config, skip=set(tables))
+    for name in tables:  # one at a time: the engine spreads each query over its own cores
+        results[name] = read_table_source(name, config, backend)
+    results = {name: results[name] for name in config.source_names}
     check_account_references(results)
     # Arrow's allocator keeps the pages of freed parse buffers for reuse, and little is
     # parsed after this: handing them back takes 10 ms and lowered the 1 GB export's
     # peak RSS by 70-140 MiB (docs/performance.md, round nine).
     pa.default_memory_pool().release_unused()
-    return Sources(results)
+    return Sources(results, backend)
 
 
-def _read_all(config: Config) -> dict[str, SourceResult]:
+def _read_all(config: Config, skip: set[str] = frozenset()) -> dict[str, SourceResult]:
     # Two at a time: Arrow parses without the GIL, so one file's parse overlaps another's
     # checks. accounts.csv (small) is read meanwhile on this thread; each other source's
     # account ids are looked up in it as soon as both are read, off the critical path.
     accounts_read: Future[SourceResult | None] = Future()
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {name: pool.submit(_read_linked, name, config, accounts_read)
-                   for name in config.source_names if name != "accounts"}
+                   for name in config.source_names if name != "accounts" and name not in skip}
         accounts_error = None
         try:
-            accounts = read_source("accounts", config)
+            accounts = None if "accounts" in skip else read_source("accounts", config)
         except DataError as exc:
             accounts, accounts_error = None, exc
         except BaseException as exc:  # not a user's mistake: the workers must not wait forever
@@ -164,6 +212,8 @@ def _read_all(config: Config) -> dict[str, SourceResult]:
         accounts_read.set_result(accounts)
         results = {}
         for name in config.source_names:
+            if name in skip:
+                continue
             if name == "accounts" and accounts_error:
                 raise accounts_error
             results[name] = accounts if name == "accounts" else futures[name].result()

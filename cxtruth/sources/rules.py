@@ -11,12 +11,14 @@ in the wrong order, an action's owner, status and metric.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ..metrics import declared
+from ..metrics.engine import literal_like
 from ..config import Config, SourceConfig
 from ..months import generated_now
 from ..schema import ACTION_STATUSES, Column, SourceSpec
@@ -140,3 +142,59 @@ def expectation(column: Column, source: SourceConfig) -> str:
         sep = "decimal comma" if source.decimal == "," else "decimal point"
         return f"{name} must be a plain number{low} (with a {sep}, no currency or thousands marks)"
     return f"{name} must be true/false, yes/no, y/n or 1/0"
+
+
+def table_rules(spec: SourceSpec, table, source: SourceConfig, config: Config) -> list[tuple[str, Any, str]]:
+    """`broken_rows`'s rules as engine predicates over a warehouse table's typed columns (the
+    same rules, in the same order, each row counted as there): (column, broken, reason), each
+    ``broken`` a boolean Ibis expression never NULL. A table's cells are typed by the engine,
+    so "not a value of its type" cannot happen; a blank text is NULL or only spaces."""
+    import ibis
+
+    run_date, latest = latest_allowed(config.report.timezone)
+    out: list[tuple[str, Any, str]] = []
+    rejected = ibis.literal(False)
+
+    def add(column: str, broken, reason: str):
+        out.append((column, broken.fill_null(False), reason))
+
+    for column in spec.columns:
+        if column.name not in table.columns:
+            continue
+        value = table[column.name]
+        if not column.nullable:
+            blank = value.isnull() | (value.strip() == "") if column.kind == "text" else value.isnull()
+            add(column.name, blank, f"{column.name} is required but blank")
+            rejected |= blank.fill_null(False)
+        if column.kind in ("int", "number") and (column.low is not None or column.high is not None):
+            outside = ibis.literal(False)
+            if column.low is not None:
+                outside |= value < column.low
+            if column.high is not None:
+                outside |= value > column.high
+            add(column.name, outside, expectation(column, source))
+            rejected |= outside.fill_null(False)
+        if column.kind in ("datetime", "date") and not column.future_ok:
+            limit = literal_like(value, latest.to_pydatetime(), config.report.timezone)
+            future = (value > limit).fill_null(False) & ~rejected
+            add(column.name, future, f"{column.name} is in the future (this ran on {run_date:%Y-%m-%d})")
+            rejected |= future
+    row_rules = [(later, table[later] < table[earlier], reason)
+                 for later, earlier, reason in spec.order_rules if later in table.columns and earlier in table.columns]
+    if spec.name == "actions":
+        functions = config.report.functions
+        row_rules += [
+            ("owner", table["owner"].notin(functions),
+             f"owner must be one of the configured functions ({', '.join(functions)})"),
+            ("status", table["status"].lower().notin(ACTION_STATUSES), "status must be open, done or dropped"),
+        ]
+        if "metric" in table.columns:
+            row_rules.append(("metric", table["metric"].notnull() & table["metric"].notin(list(declared(config))),
+                              "metric must be blank or a metric key (e.g. nps, closure_time)"))
+    bad_any = ibis.literal(False)
+    for name, bad, reason in row_rules:  # each row named once, under the first it breaks
+        bad = bad.fill_null(False) & ~rejected & ~bad_any
+        add(name, bad, reason)
+        bad_any |= bad
+    return out
+
