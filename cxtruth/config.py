@@ -333,11 +333,6 @@ class CustomSourceConfig(SourceConfig):
     key: str | list[str] | None = None  # repeated keys: the last row wins
     types: dict[str, TypeWord] = Field(min_length=1)  # canonical column = type word, in the file's terms
 
-    @model_validator(mode="after")
-    def _says_where(self):
-        if self.path is None and self.table is None:
-            raise ValueError("path: required key is missing (the export's file, or table = a warehouse table)")
-        return self
 
     @property
     def key_columns(self) -> tuple[str, ...]:
@@ -448,6 +443,9 @@ def _check_custom_names(data: dict) -> None:
         if isinstance(table, dict) and "types" not in table:
             raise ValueError(f"sources.{name}: not a built-in source ({', '.join(SOURCES)}); a custom source "
                              f"declares its columns under [sources.{name}.types]")
+        if isinstance(table, dict) and "path" not in table and "table" not in table:
+            # no default file name: a custom source says where its export (or table) is
+            raise ValueError(f"sources.{name}.path: required key is missing")
 
 
 # A metric's settings model is declared with the metric (cxtruth.metrics); this name stays for readers.

@@ -66,7 +66,9 @@ def metrics_document(report: Report) -> dict[str, Any]:
 
 
 def _issue_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: (int(v) if k == "line" else v) for k, v in row.items()} for row in rows]
+    # A warehouse table has no line numbers: its rows' line is null, named by the value (their key).
+    return [{k: (None if k == "line" and (v is None or v != v) else int(v) if k == "line" else v)
+             for k, v in row.items()} for row in rows]
 
 
 
