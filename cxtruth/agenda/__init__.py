@@ -274,6 +274,16 @@ def _source_summaries(sources: Sources) -> list[SourceSummary]:
     return out
 
 
+def _issue_records(frame) -> list[dict]:
+    """The first issue rows as records; a warehouse table's rows have no line (None)."""
+    import pandas as pd
+
+    rows = frame.head(MAX_ISSUES_JSON).to_dict("records")
+    for row in rows:
+        row["line"] = None if pd.isna(row["line"]) else int(row["line"])
+    return rows
+
+
 def build_report(config: Config, sources: Sources, month: Month,
                  printed: dict[Month, dict[str, Printed]] | None = None) -> Report:
     """Compute, score and arrange everything for ``month``. Pure: no file is read or written.
@@ -325,10 +335,10 @@ def build_report(config: Config, sources: Sources, month: Month,
         facts={m.key: metric_facts(m, config.metrics.get(m.key).min_sample) + _basis_facts(m, quality[m.key])
                for m in metrics},
         sources=_source_summaries(sources),
-        issues=issues.head(MAX_ISSUES_JSON).to_dict("records"),
+        issues=_issue_records(issues),
         issues_total=len(issues),
         rejected_rows=sources.rejected_rows,
-        warnings=warnings.head(MAX_ISSUES_JSON).to_dict("records"),
+        warnings=_issue_records(warnings),
         warnings_total=len(warnings),
         ledger=ledger,
         verbatims=verbatims,

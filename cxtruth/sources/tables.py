@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cxtruth")
 MAX_SAMPLES = 20  # keys named per rule broken
-NO_LINE = "(a table has no line numbers; rows are named by their key)"
+ORDER = "_cxtruth_order"  # order_by's column, carried until repeated ids are settled
 
 
 def read_table_source(name: str, config: "Config", con: "BaseBackend") -> "SourceResult":
@@ -116,9 +116,9 @@ def _samples(con: "BaseBackend", shown: str, broken: "ir.Table", key: tuple[str,
              reason: str) -> pd.DataFrame:
     """Up to MAX_SAMPLES rows breaking one rule, named by their key, as issue rows."""
     rows = con.execute(broken.select(*key).order_by(list(key)).limit(MAX_SAMPLES))
-    values = rows.astype(str).agg(" / ".join, axis=1) if len(rows) else pd.Series([], dtype=str)
+    values = [" / ".join("(blank)" if pd.isna(v) else str(v) for v in row) for row in rows.itertuples(index=False)]
     return pd.DataFrame({"file": shown, "line": pd.array([pd.NA] * len(rows), dtype="Int64"), "column": column,
-                         "value": values.to_numpy(), "reason": reason})
+                         "value": values, "reason": reason})
 
 
 def _one_row_per_key(name: str, con: "BaseBackend", shown: str, spec: SourceSpec, source: "SourceConfig",
@@ -137,11 +137,7 @@ def _one_row_per_key(name: str, con: "BaseBackend", shown: str, spec: SourceSpec
         return accepted, 0, None
     keys = list(spec.unique_key)
     if source.order_by:
-        if source.order_by not in accepted.columns:
-            raise DataError(f"sources.{name}.order_by: {source.order_by!r} is not a column of {name} "
-                            f"(columns: {', '.join(accepted.columns)})")
-        ranked = accepted.mutate(_latest=ibis.row_number().over(group_by=keys,
-                                                                order_by=ibis.desc(accepted[source.order_by])))
+        ranked = accepted.mutate(_latest=ibis.row_number().over(group_by=keys, order_by=ibis.desc(accepted[ORDER], nulls_first=False)))
         superseded = _int(con.execute(ranked.filter(ranked._latest > 0).count()))
         return ranked.filter(ranked._latest == 0).drop("_latest"), superseded, None
     counted = accepted.mutate(_copies=_.count().over(group_by=keys))
@@ -159,18 +155,26 @@ def _typed(name: str, shown: str, spec: SourceSpec, source: "SourceConfig", raw:
            con: "BaseBackend", report_zone: str) -> tuple["ir.Table", tuple[str, ...]]:
     """The table's columns renamed to the contract's and converted to its kinds; DataError
     naming the column when one is missing or of a type that is not the kind's."""
+    import ibis
+
     picked, absent = {}, []
     for column in spec.columns:
         found = source.columns.get(column.name, column.name)
         if found not in raw.columns:
-            if column.required:
+            if column.required or column.name in source.columns:  # a mapped column must be there
                 raise DataError(f"sources.{name}.table: {shown} has no column {found!r} (for {column.name})",
                                 hint=f"map it under [sources.{name}.columns] "
                                      f"(the table has: {', '.join(raw.columns)})")
-            absent.append(column.name)
+            absent.append(column.name)  # unknown, not blank: as a file without the column
+            picked[column.name] = ibis.null(_NULL_TYPE[column.kind])
             continue
         picked[column.name] = _as_kind(name, shown, column, found, raw, con, source.timezone or report_zone,
                                        report_zone)
+    if source.order_by:  # the table's own column, kept beside the contract's to rank repeated ids by
+        if source.order_by not in raw.columns:
+            raise DataError(f"sources.{name}.order_by: {shown} has no column {source.order_by!r}",
+                            hint=f"the table has: {', '.join(raw.columns)}")
+        picked[ORDER] = raw[source.order_by]
     return raw.select(**picked), tuple(absent)
 
 
@@ -273,6 +277,8 @@ def offsets_between(low, high, zone: str) -> list[tuple[Any, int]]:
     return out
 
 
+_NULL_TYPE = {"text": "string", "int": "int64", "number": "float64", "bool": "boolean", "date": "timestamp",
+              "datetime": "timestamp"}
 _WANTED = {"text": "text (or a whole number)", "int": "a whole number", "number": "a number",
            "bool": "a boolean", "date": "a date", "datetime": "a timestamp (or a date)"}
 

@@ -1,0 +1,266 @@
+"""Warehouse table sources (docs/warehouse.md), on an embedded engine: a DuckDB database
+file plays the warehouse. The Spark and PostgreSQL tiers (test_warehouse_spark.py,
+test_warehouse_postgres.py) run the same checks on real servers.
+
+Exports are loaded as an analyst loads them: timestamps become TIMESTAMPTZ instants
+(wall time in the export's zone, or as their offset says), dates DATE, headers kept.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import ROOT, pdf_text_pages
+
+ZONE = "America/New_York"
+# Each source's table, and the columns a warehouse names otherwise (mapped in config.toml).
+TABLES = {"adoption": "usage_events", "nps": "nps_responses", "accounts": "crm_accounts", "feedback": "feedback",
+          "handoffs": "handoffs"}
+RENAMED = {"adoption": {"account_id": "org_id", "used_at": "event_time"}, "accounts": {"mrr": "mrr_usd"}}
+STAMPS = {"adoption": ["used_at"], "nps": ["responded_at"], "feedback": ["received_at", "closed_at"]}
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> Path:
+    """Small deterministic exports (bench/generate.py's layout: 20k events, 14 months), in New York."""
+    folder = tmp_path_factory.mktemp("exports")
+    subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), str(folder), "--scale", "0.002"],
+                   check=True, capture_output=True)
+    config = folder / "config.toml"
+    config.write_text(config.read_text().replace('timezone = "UTC"', f'timezone = "{ZONE}"')
+                      .replace('output_dir = "reports"', 'output_dir = "reports"\nmax_rejected_share = 0.5'))
+    return folder
+
+
+def load_duckdb(database: Path, exports: Path, zone: str = ZONE) -> None:
+    """Each export as a table: instants from wall time in ``zone`` (or the stamp's own offset)."""
+    con = duckdb.connect(str(database))
+    for name, table in TABLES.items():
+        csv = exports / f"{name}.csv"
+        described = con.execute(f"DESCRIBE SELECT * FROM read_csv('{csv}', header=true)").fetchall()
+        columns = []
+        for column, kind, *_ in described:
+            shown = RENAMED.get(name, {}).get(column, column)
+            if column in STAMPS.get(name, []) and "TIME ZONE" not in kind:
+                columns.append(f"timezone('{zone}', \"{column}\"::TIMESTAMP) AS \"{shown}\"")
+            else:
+                columns.append(f'"{column}" AS "{shown}"')
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(columns)} FROM read_csv('{csv}', header=true)")
+    con.close()
+
+
+def table_config(exports: Path, warehouse: str, extra: str = "") -> str:
+    """The exports' config.toml with every source a table of ``warehouse`` ([warehouse] TOML)."""
+    text = (exports / "config.toml").read_text().replace('[data]\ndir = "."', f'[data]\ndir = "{exports}"')
+    text += "\n" + warehouse + "\n"
+    for name, table in TABLES.items():
+        text += f'\n[sources.{name}]\ntable = "{table}"\n'
+        if RENAMED.get(name):
+            text += f"[sources.{name}.columns]\n" + "".join(f'{k} = "{v}"\n' for k, v in RENAMED[name].items())
+    return text + extra
+
+
+def without_file_names(document: dict) -> dict:
+    """The JSON with each source's `file` left out: a table is named "table <name>"."""
+    for source in [*document["data_quality"]["sources"].values(), *document["stale_sources"]]:
+        source.pop("file")
+    return document
+
+
+@pytest.fixture(scope="module")
+def duck(exports, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("duckwarehouse")
+    load_duckdb(folder / "warehouse.duckdb", exports)
+    config = folder / "config.toml"
+    config.write_text(table_config(exports, f'[warehouse]\nbackend = "duckdb"\n[warehouse.options]\n'
+                                            f'database = "{folder / "warehouse.duckdb"}"'))
+    return config
+
+
+def test_tables_give_exactly_the_metrics_the_files_give(exports, duck, metrics_json):
+    """The same exports, read from files and from warehouse tables (instants, renamed columns,
+    dates as DATE), give the same `metrics --json`, every month of the trend included."""
+    for month in ("2026-10", "2026-03"):  # October, and a month after a DST change
+        from_files = without_file_names(metrics_json(exports / "config.toml", month))
+        from_tables = metrics_json(duck, month)
+        names = {s: d["file"] for s, d in from_tables["data_quality"]["sources"].items() if d["status"] == "read"}
+        assert names["adoption"] == "table usage_events"
+        assert without_file_names(from_tables) == from_files
+
+
+def test_a_report_renders_from_tables(duck, run, tmp_path):
+    out = tmp_path / "report.pdf"
+    result = run("render", "--month", "2026-10", "--config", duck, "--out", out)
+    assert result.exit_code == 0, result.output
+    text = "\n".join(pdf_text_pages(out))
+    assert "table usage_events" in text and "Feature adoption" in text
+
+
+BROKEN_ACCOUNTS = """account_id,segment,start_date,churn_date,mrr
+a1,SMB,2025-01-10,,100
+a2,SMB,2025-03-01,2026-10-15,200
+a3,ENT,2025-05-01,2025-04-01,300
+a4,ENT,2099-01-01,,-5
+,MID,2025-02-01,,50
+a5,MID,2025-02-01,,
+"""
+BROKEN_NPS = """response_id,account_id,responded_at,score,comment,segment
+r1,a1,2026-10-05T10:00:00,10,great,SMB
+r2,a2,2026-10-06T10:00:00,11,too high,SMB
+r3,a3,2099-10-06T10:00:00,3,from the future,ENT
+r4,a5,2026-10-07T10:00:00,,no score,MID
+r5,a5,2026-10-08T10:00:00,6,,MID
+"""
+
+
+def _broken(tmp_path: Path) -> tuple[Path, Path]:
+    """The same rule-breaking rows as CSV exports and as a DuckDB warehouse; (file config, table config)."""
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "accounts.csv").write_text(BROKEN_ACCOUNTS)
+    (files / "nps.csv").write_text(BROKEN_NPS)
+    head = f'[report]\ntimezone = "{ZONE}"\nmax_rejected_share = 0.9\n'
+    (files / "config.toml").write_text(head + '[data]\ndir = "."\n')
+    database = tmp_path / "wh.duckdb"
+    con = duckdb.connect(str(database))
+    con.execute(f"CREATE TABLE accounts AS SELECT * FROM read_csv('{files / 'accounts.csv'}', header=true, "
+                "types={'start_date': 'DATE', 'churn_date': 'DATE', 'mrr': 'DOUBLE'})")
+    con.execute(f"CREATE TABLE nps AS SELECT response_id, account_id, timezone('{ZONE}', responded_at) AS responded_at, "
+                f"score, comment, segment FROM read_csv('{files / 'nps.csv'}', header=true, "
+                "types={'responded_at': 'TIMESTAMP', 'score': 'INTEGER'})")
+    con.close()
+    tables = tmp_path / "tables.toml"
+    tables.write_text(head + f'[data]\ndir = "{tmp_path / "none"}"\n[warehouse]\nbackend = "duckdb"\n'
+                      f'[warehouse.options]\ndatabase = "{database}"\n'
+                      '[sources.accounts]\ntable = "accounts"\n[sources.nps]\ntable = "nps"\n')
+    return files / "config.toml", tables
+
+
+def test_rules_run_on_the_engine_counted_per_rule_with_sample_keys(tmp_path, metrics_json):
+    """Each rule is a predicate in the engine: the rows that break it are counted under the same
+    reasons as a file's, named by their key (no line: a table has none), and the metrics
+    rest on the same accepted rows."""
+    files, tables = _broken(tmp_path)
+    from_files, from_tables = metrics_json(files), metrics_json(tables)
+    quality = from_tables["data_quality"]
+    assert quality["rejected_rows"] == from_files["data_quality"]["rejected_rows"] == 6
+    named = {(i["column"], i["value"], i["reason"].split(" (")[0]) for i in quality["issues"]}
+    assert named == {
+        ("churn_date", "a3", "churn_date is before start_date"),
+        ("mrr", "a4", "mrr must be a plain number >= 0"),
+        ("account_id", "(blank)", "account_id is required but blank"),
+        ("score", "r2", "score must be a whole number 0..10"),
+        ("score", "r4", "score is required but blank"),
+        ("responded_at", "r3", "responded_at is in the future"),
+    }
+    assert all(i["line"] is None for i in quality["issues"])
+    for key in ("nps", "logo_churn", "revenue_churn"):
+        assert from_tables["metrics"][key]["value"] == from_files["metrics"][key]["value"], key
+
+
+def test_repeated_ids_need_an_ordering_column(tmp_path, metrics_json):
+    """A table has no row order: without order_by every row of a repeated id is rejected and
+    named; with it, the row with the latest value wins (as a file's last row does)."""
+    database = tmp_path / "wh.duckdb"
+    con = duckdb.connect(str(database))
+    con.execute("CREATE TABLE accounts (account_id TEXT, start_date DATE, churn_date DATE, updated TIMESTAMP)")
+    con.execute("INSERT INTO accounts VALUES ('a1', '2025-01-01', NULL, '2026-01-01'), "
+                "('a1', '2025-01-01', '2026-10-10', '2026-10-11'), ('a2', '2025-01-01', NULL, '2026-01-01')")
+    con.close()
+    base = (f'[report]\ntimezone = "{ZONE}"\nmax_rejected_share = 0.9\n[data]\ndir = "{tmp_path}"\n'
+            f'[warehouse]\nbackend = "duckdb"\n[warehouse.options]\ndatabase = "{database}"\n'
+            '[sources.accounts]\ntable = "accounts"\n')
+    config = tmp_path / "config.toml"
+    config.write_text(base)
+    unordered = metrics_json(config)
+    assert unordered["data_quality"]["rejected_rows"] == 2
+    assert "no order_by column" in unordered["data_quality"]["issues"][0]["reason"]
+    assert unordered["metrics"]["logo_churn"]["base"] == 1
+    config.write_text(base + 'order_by = "updated"\n')
+    ordered = metrics_json(config)
+    assert ordered["data_quality"]["sources"]["accounts"]["rejected"] == 1  # the earlier row, superseded
+    assert (ordered["metrics"]["logo_churn"]["churned"], ordered["metrics"]["logo_churn"]["base"]) == (1, 2)
+
+
+@pytest.mark.parametrize("change, expected", [
+    ('[sources.accounts.columns]\nmrr = "revenue"\n',
+     "sources.accounts.table: accounts has no column 'revenue' (for mrr)"),
+    ('[sources.accounts.columns]\nmrr = "segment"\n',
+     "sources.accounts.table: accounts.segment is string; accounts.mrr must be a number"),
+])
+def test_a_table_that_does_not_fit_is_one_line_naming_the_column(tmp_path, run, change, expected):
+    files, tables = _broken(tmp_path)
+    tables.write_text(tables.read_text() + change)
+    result = run("metrics", "--config", tables, "--month", "2026-10")
+    assert result.exit_code == 4
+    lines = result.output.strip().splitlines()
+    assert lines[0] == f"Error: {expected}", result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("toml, expected", [
+    ('[sources.nps]\ntable = "nps"\n', "sources.nps.table: a table source needs a [warehouse] table"),
+    ('[warehouse]\nbackend = "duckdb"\n[sources.nps]\ntable = "nps"\npath = "nps.csv"\n',
+     "a source is a file (path) or a warehouse table (table), not both"),
+    ('[warehouse]\nbackend = "duckdb"\n[sources.nps]\ntable = "nps"\nencoding = "cp1252"\n',
+     "encoding: a table source has typed columns and no file layout"),
+    ('[warehouse]\nbackend = "postgres"\n[warehouse.options]\npassword = "hunter2"\n',
+     "warehouse.options: password: secrets are not written in config.toml"),
+    ('[warehouse]\nbackend = "oracle"\n', "warehouse.backend: Input should be"),
+])
+def test_warehouse_mistakes_in_config_are_config_errors(tmp_path, run, toml, expected):
+    config = tmp_path / "config.toml"
+    config.write_text(toml)
+    result = run("validate", "--config", config)
+    assert result.exit_code == 3
+    assert expected in result.output, result.output
+    assert "hunter2" not in result.output
+
+
+def test_an_unreachable_warehouse_is_one_line_without_the_secret(tmp_path, run):
+    """A refused connection names the backend, never the password from the environment."""
+    config = tmp_path / "config.toml"
+    config.write_text('[warehouse]\nbackend = "postgres"\n[warehouse.options]\nhost = "127.0.0.1"\nport = 9\n'
+                      'user = "cx"\ndatabase = "cx"\n[sources.nps]\ntable = "nps"\n')
+    result = run("metrics", "--config", config, "--month", "2026-10",
+                 env={"CXTRUTH_WAREHOUSE_PASSWORD": "s3cret-pass"})
+    assert result.exit_code in (3, 4), result.output
+    assert result.output.startswith("Error: ") and "s3cret-pass" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_validated_tables_compile_for_every_warehouse_engine(duck):
+    """Rules, mapping, the zone's wall time and every metric compile to each engine's SQL
+    (this catches functions an engine lacks); DuckDB runs them in the tests above."""
+    import ibis
+
+    from cxtruth.config import Config
+    from cxtruth.metrics import MetricInputs, declared
+    from cxtruth.metrics.engine import Engine, Window
+    from cxtruth.months import Month
+    from cxtruth.sources import load_sources
+
+    config = Config.from_file(duck)
+    sources = load_sources(config)
+    inputs = MetricInputs.from_sources(config, sources)
+    window = Window(Engine(inputs.frames, None, inputs.tables, inputs.backend),
+                    tuple(Month(2026, 10).trailing(3)), ZONE, config,
+                    {key: config.metrics.get(key) for key in declared(config)})
+    compiled = 0
+    for key, metric in declared(config).items():
+        for name, expr in (metric.parts(window, window.settings[key]) or {}).items():
+            if isinstance(expr, ibis.expr.types.Table):
+                for dialect in ("postgres", "snowflake", "bigquery", "trino", "databricks"):
+                    assert ibis.to_sql(expr, dialect=dialect), (key, name, dialect)
+                    compiled += 1
+    for result in sources.results.values():
+        if result.table is not None:
+            for dialect in ("postgres", "snowflake", "bigquery", "trino", "databricks"):
+                assert "CASE" in ibis.to_sql(result.table, dialect=dialect) or result.name not in STAMPS
+    assert compiled > 40
