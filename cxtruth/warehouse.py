@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError, CxtruthError, DataError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -52,8 +52,24 @@ def connect(warehouse: "WarehouseConfig") -> "BaseBackend":
         raise ConfigError(f"warehouse.backend: {backend} needs its driver, which is not installed ({exc.name})",
                           hint=f"pip install 'cxtruth[{extra}]'") from None
     except Exception as exc:  # a driver's own error type: unreachable host, refused login, no such database
-        raise DataError(f"warehouse: cannot connect to {backend}: {_first_line(exc)}",
+        said = _first_line(exc)
+        if secret:  # a driver may echo its connection string
+            said = said.replace(secret, "***")
+        raise DataError(f"warehouse: cannot connect to {backend}: {said}",
                         hint=f"check [warehouse.options] and ${PASSWORD_ENV}") from None
+
+
+def run(expr: Any, con: "BaseBackend | None" = None) -> Any:
+    """``expr`` executed on ``con`` (default: the engine of its tables); an engine's own error (a permission refused, a table
+    gone, a lost Spark executor) becomes a DataError with its first line, not a traceback."""
+    try:
+        return expr.execute() if con is None else con.execute(expr)
+    except CxtruthError:
+        raise
+    except Exception as exc:
+        raise DataError(f"the engine refused a query: {_first_line(exc)}",
+                        hint="run with --verbose to see which step; check that cxtruth's user may read "
+                             "every table it names") from None
 
 
 def _spark_session(options: dict[str, Any]):

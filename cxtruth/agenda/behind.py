@@ -116,13 +116,14 @@ def stopped_pairs(adoption: pd.DataFrame, features: list[str], month: "Month") -
 def stopped_pairs_on_engine(events, features: list[str], month: "Month", timezone: str) -> pd.DataFrame:
     """`stopped_pairs` where the usage events are (a warehouse table): only the pairs come back."""
     from ..metrics.engine import literal_like
+    from ..warehouse import run
 
     before = month.shift(-1)
     at = events.used_at
     since, start, end = (literal_like(at, t.to_pydatetime(), timezone) for t in (before.start, month.start, month.end))
     window = events.filter((at >= since) & (at < end) & events.feature.isin(features))
     pairs = window.group_by("account_id", "feature").agg(now=(window.used_at >= start).any())
-    return pairs.filter(~pairs.now).select("account_id", "feature").execute()
+    return run(pairs.filter(~pairs.now).select("account_id", "feature"))
 
 
 def stopped_using(accounts: pd.DataFrame | None, stopped: pd.DataFrame, month: "Month") -> Table:
@@ -203,8 +204,10 @@ def behind_numbers(config: "Config", sources: "Sources", month: "Month", keys: s
     if usage is not None and usage.status == "read" and "feature_adoption" in keys:
         features = list(config.metrics.get("feature_adoption").features)
         if usage.table is not None:  # a warehouse table: the events stay there
+            from ..warehouse import run
+
             if not features:
-                seen = usage.table.select("feature").filter(usage.table.feature.notnull()).distinct().execute()
+                seen = run(usage.table.select("feature").filter(usage.table.feature.notnull()).distinct())
                 features = sorted(str(f) for f in seen["feature"])
             stopped = stopped_pairs_on_engine(usage.table, features, month, config.report.timezone)
         else:

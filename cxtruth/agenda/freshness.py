@@ -37,8 +37,9 @@ class StaleSource:
 def _newest(result, name: str) -> pd.Timestamp | None:
     if name == "accounts" and result.table is not None:  # on the engine: the newest of both dates
         table = result.table
-        newest = table.aggregate(a=table.start_date.max(), b=table.churn_date.max()).execute().iloc[0] \
-            if "churn_date" in table.columns else table.aggregate(a=table.start_date.max()).execute().iloc[0]
+        from ..warehouse import run
+
+        newest = run(table.aggregate(a=table.start_date.max(), b=table.churn_date.max())).iloc[0]
         return pd.Timestamp(pd.Series(newest).dropna().max()) if newest.notna().any() else None
     if result.table is not None:
         span = result.date_range()

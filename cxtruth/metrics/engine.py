@@ -99,7 +99,9 @@ class Engine:
             self.tables[name] = ibis.memtable(table)
 
     def execute(self, expr: "ir.Table") -> "pd.DataFrame":
-        return self.backend.execute(expr)
+        from ..warehouse import run
+
+        return run(expr, self.backend)
 
 
 @dataclass

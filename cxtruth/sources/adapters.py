@@ -94,7 +94,9 @@ class SourceResult:
         if self._date_range is None:
             column = self.time_column or (SOURCES[self.name].time_column if self.name in SOURCES else None)
             if self.table is not None and column is not None:  # one aggregate on the engine
-                span = self.table.aggregate(low=self.table[column].min(), high=self.table[column].max()).execute()
+                from ..warehouse import run
+
+                span = run(self.table.aggregate(low=self.table[column].min(), high=self.table[column].max()))
                 low, high = span["low"].iloc[0], span["high"].iloc[0]
                 self._date_range = (pd.NaT, pd.NaT) if pd.isna(low) else (_naive(low, self.zone), _naive(high, self.zone))
                 return self._date_range
@@ -145,8 +147,9 @@ class Sources:
             if name == "adoption":
                 raise AssertionError("usage events are read on the engine, never fetched")
             from ..metrics.engine import wall_time
+            from ..warehouse import run
 
-            result.frame = wall_time(result.table.execute(), result.zone)
+            result.frame = wall_time(run(result.table), result.zone)
         return result.frame
 
     @property

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..schema import Column, SourceSpec
+from ..warehouse import run
 from .rules import table_rules
 
 if TYPE_CHECKING:
@@ -60,9 +61,8 @@ def read_table_source(name: str, config: "Config", con: "BaseBackend") -> "Sourc
         counts["kept"] = filtered_rows.count()
     aggregate = typed.mutate(**{f"_r{i}": broken for i, (_, broken, _) in enumerate(rules)}, _bad=broken_any)
     sums = {f"_r{i}": aggregate[f"_r{i}"].cast("int64").sum() for i in range(len(rules))}
-    counted = con.execute(aggregate.aggregate(_n=aggregate.count(), _bad=aggregate._bad.cast("int64").sum(),
-                                              **sums)).iloc[0]
-    rows_read = int(con.execute(counts["rows"]))
+    counted = run(aggregate.aggregate(_n=aggregate.count(), _bad=aggregate._bad.cast("int64").sum(), **sums)).iloc[0]
+    rows_read = int(run(counts["rows"]))
     kept_rows = int(counted["_n"])
     broken = _int(counted["_bad"])
     key = spec.unique_key or _identifying(spec, typed)
@@ -115,7 +115,7 @@ def _identifying(spec: SourceSpec, table: "ir.Table") -> tuple[str, ...]:
 def _samples(con: "BaseBackend", shown: str, broken: "ir.Table", key: tuple[str, ...], column: str,
              reason: str) -> pd.DataFrame:
     """Up to MAX_SAMPLES rows breaking one rule, named by their key, as issue rows."""
-    rows = con.execute(broken.select(*key).order_by(list(key)).limit(MAX_SAMPLES))
+    rows = run(broken.select(*key).order_by(list(key)).limit(MAX_SAMPLES))
     values = [" / ".join("(blank)" if pd.isna(v) else str(v) for v in row) for row in rows.itertuples(index=False)]
     return pd.DataFrame({"file": shown, "line": pd.array([pd.NA] * len(rows), dtype="Int64"), "column": column,
                          "value": values, "reason": reason})
@@ -138,11 +138,11 @@ def _one_row_per_key(name: str, con: "BaseBackend", shown: str, spec: SourceSpec
     keys = list(spec.unique_key)
     if source.order_by:
         ranked = accepted.mutate(_latest=ibis.row_number().over(group_by=keys, order_by=ibis.desc(accepted[ORDER], nulls_first=False)))
-        superseded = _int(con.execute(ranked.filter(ranked._latest > 0).count()))
+        superseded = _int(run(ranked.filter(ranked._latest > 0).count()))
         return ranked.filter(ranked._latest == 0).drop("_latest"), superseded, None
     counted = accepted.mutate(_copies=_.count().over(group_by=keys))
     repeated = counted.filter(counted._copies > 1)
-    n = _int(con.execute(repeated.count()))
+    n = _int(run(repeated.count()))
     if not n:
         return accepted, 0, None
     reason = (f"{' + '.join(keys)} repeated, and the table has no order_by column to say which row is latest: "
@@ -235,7 +235,7 @@ def wall_time_of(con: "BaseBackend", raw: "ir.Table", instant, zone: str):
     import ibis
     import ibis.expr.datatypes as dt
 
-    span = con.execute(raw.aggregate(low=instant.min(), high=instant.max())).iloc[0]
+    span = run(raw.aggregate(low=instant.min(), high=instant.max())).iloc[0]
     if pd.isna(span["low"]):
         return instant.cast(dt.Timestamp())
     offsets = offsets_between(pd.Timestamp(span["low"]).to_pydatetime(), pd.Timestamp(span["high"]).to_pydatetime(),
