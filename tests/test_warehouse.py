@@ -116,6 +116,7 @@ r2,a2,2026-10-06T10:00:00,11,too high,SMB
 r3,a3,2099-10-06T10:00:00,3,from the future,ENT
 r4,a5,2026-10-07T10:00:00,,no score,MID
 r5,a5,2026-10-08T10:00:00,6,,MID
+r6,zz,2026-10-09T10:00:00,9,who is this,MID
 """
 
 
@@ -160,6 +161,10 @@ def test_rules_run_on_the_engine_counted_per_rule_with_sample_keys(tmp_path, met
         ("responded_at", "r3", "responded_at is in the future"),
     }
     assert all(i["line"] is None for i in quality["issues"])
+    # an account the CRM does not know: warned (row kept), named by its id, as from a file
+    for document in (from_files, from_tables):
+        unknown = [w for w in document["data_quality"]["warnings"] if w["column"] == "account_id"]
+        assert [w["value"] for w in unknown] == ["zz"], document["data_quality"]["warnings"]
     for key in ("nps", "logo_churn", "revenue_churn"):
         assert from_tables["metrics"][key]["value"] == from_files["metrics"][key]["value"], key
 

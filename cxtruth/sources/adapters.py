@@ -245,6 +245,11 @@ def check_account_references(results: dict[str, SourceResult]) -> None:
     One warning per unknown id, at its first line, with how many rows name it.
     """
     accounts = results.get("accounts")
+    if accounts is not None and any(r.table is not None for r in results.values()):
+        from .tables import unknown_accounts
+
+        unknown_accounts(results)
+        return
     if accounts is None or accounts.frame is None or not len(accounts.frame):
         return
     known = pa.array(accounts.frame["account_id"], type=pa.large_string(), from_pandas=True)

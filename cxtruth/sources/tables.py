@@ -309,3 +309,53 @@ def _kind_of(dtype) -> str:
     if dtype.is_timestamp():
         return "datetime"
     return "text"
+
+
+def unknown_accounts(results: dict[str, "SourceResult"]) -> None:
+    """`adapters.check_account_references` where a source is a warehouse table: the rows naming
+    an account_id that accounts lacks are counted on the engine, and the MAX_SAMPLES ids named
+    most often come back as warnings (row kept; adoption counts only known accounts)."""
+    import ibis
+
+    from ..warehouse import run
+    from .adapters import ISSUE_COLUMNS, _concat, _rows_word
+
+    accounts = results["accounts"]
+    if accounts.status != "read":
+        return
+    known = _ids(accounts)
+    for name, result in results.items():
+        if name == "accounts" or result.status != "read" or "account_id" not in _columns(result):
+            continue
+        ids = _ids(result)
+        missing = ids.filter(ids.account_id.notnull()).anti_join(known, "account_id")
+        per_id = missing.group_by("account_id").agg(rows=ibis._.count())
+        total = run(per_id.aggregate(ids=per_id.count(), rows=per_id.rows.sum())).iloc[0]
+        if not _int(total["ids"]):
+            continue
+        shown = run(per_id.order_by([ibis.desc("rows"), "account_id"]).limit(MAX_SAMPLES))
+        effect = (f"left out of adoption, which counts only accounts in {accounts.shown}" if name == "adoption"
+                  else "kept; check that both use the same ids")
+        rows = [pd.DataFrame({"file": result.shown, "line": pd.array([pd.NA] * len(shown), dtype="Int64"),
+                              "column": "account_id", "value": shown["account_id"].astype(str).to_numpy(),
+                              "reason": [f"account_id is not in {accounts.shown} ({_rows_word(int(n))} here): {effect}"
+                                         for n in shown["rows"]]})]
+        rest = _int(total["ids"]) - len(shown)
+        if rest > 0:
+            rows.append(pd.DataFrame({"file": [result.shown], "line": pd.array([pd.NA], dtype="Int64"),
+                                      "column": ["account_id"], "value": [""],
+                                      "reason": [f"… and {rest:,} more account ids missing from {accounts.shown}"]}))
+        result.warnings = _concat([result.warnings, *rows])[ISSUE_COLUMNS]
+
+
+def _columns(result: "SourceResult") -> list[str]:
+    return list(result.table.columns) if result.table is not None else list(result.frame.columns)
+
+
+def _ids(result: "SourceResult") -> "ir.Table":
+    """A source's account_id column on the engine: the table's, or a file's sent there."""
+    import ibis
+
+    if result.table is not None:
+        return result.table.select("account_id")
+    return ibis.memtable(result.frame[["account_id"]].astype({"account_id": "object"}))
