@@ -19,6 +19,7 @@ from ..formatting import fmt_change, fmt_count, fmt_value
 from .freshness import StaleSource, stale_sources
 from .ledger import Action, Ledger, build_ledger, ledger_as_of
 from ..metrics import MetricInputs, compute_months, declared
+from ..metrics.engine import wall_literal
 from ..months import Month, generated_now
 from ..records import Printed
 from .quality import MetricQuality, SourceQuality, Unscored, metric_quality, source_quality
@@ -295,7 +296,10 @@ def build_report(config: Config, sources: Sources, month: Month,
     started = time.perf_counter()
     # The month's comments are picked while the metrics are computed (another core's work).
     with ThreadPoolExecutor(max_workers=1) as pool:
-        comments = pool.submit(comment_findings, sources.frame("nps"), month, config.themes)
+        since, end = (wall_literal(t) for t in (month.shift(-1).start, month.end))  # themes compare two months
+        commented = sources.rows("nps", lambda t: (t.responded_at >= since) & (t.responded_at < end)
+                                 & t.comment.notnull())
+        comments = pool.submit(comment_findings, commented, month, config.themes)
         inputs = MetricInputs.from_sources(config, sources)
         history = compute_months(inputs, months)
         themes, verbatims = comments.result()

@@ -194,10 +194,18 @@ def detractors(nps: pd.DataFrame, month: "Month") -> tuple[Table, Table]:
 
 def behind_numbers(config: "Config", sources: "Sources", month: "Month", keys: set[str]) -> dict[str, Behind | None]:
     """The lists for each built-in metric of ``keys`` whose sources were read (None otherwise)."""
-    frame = sources.frame
-    accounts, nps, feedback, handoffs = (frame(n) for n in ("accounts", "nps", "feedback", "handoffs"))
+    # Each list reads only the rows its rule can touch: a warehouse table sends just those
+    # (a file's frame is whole, and every list filters it again by the same rule).
+    from ..metrics.engine import wall_literal
+
+    start, end = (wall_literal(t) for t in (month.start, month.end))
+    accounts = sources.frame("accounts")
     out: dict[str, Behind | None] = {}
     if accounts is not None and {"logo_churn", "revenue_churn"} & keys:
+        gone = accounts.loc[(accounts["churn_date"] >= month.start) & (accounts["churn_date"] < month.end),
+                            "account_id"].dropna().unique().tolist()
+        nps = sources.rows("nps", lambda t: t.account_id.isin(gone) & (t.responded_at < end))
+        feedback = sources.rows("feedback", lambda t: t.account_id.isin(gone) & _open_at(t, end))
         churn = (churned_accounts(accounts, nps, feedback, month),)
         out.update({k: churn for k in ("logo_churn", "revenue_churn") if k in keys})
     usage = sources.results.get("adoption")
@@ -214,10 +222,18 @@ def behind_numbers(config: "Config", sources: "Sources", month: "Month", keys: s
             features = features or sorted(str(f) for f in usage.frame["feature"].dropna().unique())
             stopped = stopped_pairs(usage.frame, features, month)
         out["feature_adoption"] = (stopped_using(accounts, stopped, month),)
+    feedback = sources.rows("feedback", lambda t: _open_at(t, end))
     if feedback is not None and "closure_time" in keys:
         out["closure_time"] = (oldest_open(feedback, month),)
+    handoffs = sources.rows("handoffs", lambda t: (t.handoff_at >= start) & (t.handoff_at < end))
     if handoffs is not None and "handoff_quality" in keys:
         out["handoff_quality"] = (missing_items(handoffs, list(config.sources.handoffs.checklist), month),)
+    nps = sources.rows("nps", lambda t: (t.responded_at >= start) & (t.responded_at < end))
     if nps is not None and "nps" in keys:
         out["nps"] = detractors(nps, month)
     return out
+
+
+def _open_at(table, end):
+    """Feedback received before ``end`` and not closed by then (`_open_feedback` on the engine)."""
+    return (table.received_at < end) & (table.closed_at.isnull() | (table.closed_at >= end))

@@ -53,6 +53,14 @@ def literal_like(stamp: "ir.Value", moment: dt.datetime, timezone: str) -> "ir.V
     return ibis.literal(moment)
 
 
+def wall_literal(moment: "pd.Timestamp") -> "ir.Value":
+    """A naive report-zone time as a literal for a table source's times (which the sources
+    turned into that zone's wall time, cxtruth.sources.tables)."""
+    import ibis
+
+    return ibis.literal(moment.to_pydatetime())
+
+
 class Engine:
     """An Ibis connection over the validated sources, each an Ibis table: by default DuckDB
     embedded, scanning the Arrow buffers of the validated frames (no copy); with [warehouse],

@@ -152,6 +152,18 @@ class Sources:
             result.frame = wall_time(run(result.table), result.zone)
         return result.frame
 
+    def rows(self, name: str, where) -> pd.DataFrame | None:
+        """Source ``name``'s accepted rows that may match ``where`` (a function of an Ibis table
+        giving a condition). A table sends only those; a file's frame comes whole, so the
+        caller filters it by the same rule (None: the source was not read)."""
+        result = self.results.get(name)
+        if result is None or result.table is None or result.frame is not None:
+            return None if result is None else result.frame
+        from ..metrics.engine import wall_time
+        from ..warehouse import run
+
+        return wall_time(run(result.table.filter(where(result.table))), result.zone)
+
     @property
     def issues(self) -> pd.DataFrame:
         return _concat([r.issues for r in self.results.values()])
