@@ -80,7 +80,8 @@ def _spark_session(options: dict[str, Any]):
     builder = SparkSession.builder.appName(str(options.pop("app_name", "cxtruth")))
     if "master" in options:
         builder = builder.master(str(options.pop("master")))
-    builder = builder.config("spark.ui.enabled", "false")  # a cron job needs no web UI; options may turn it on
+    # A cron job needs no web UI and no progress bars on stderr; options may turn them on.
+    builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
     for key, value in options.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
     if options.get("spark.sql.catalogImplementation") == "hive":

@@ -53,6 +53,8 @@ def read_table_source(name: str, config: "Config", con: "BaseBackend") -> "Sourc
         except ExpressionError as exc:
             raise DataError(f"sources.{name}.where: {exc}") from None
         filtered_rows = raw.filter(to_ibis(node, raw).fill_null(False))
+    import ibis
+
     typed, absent = _typed(name, shown, spec, source, filtered_rows, con, config.report.timezone)
     rules = table_rules(spec, typed, source, config)
     broken_any = _any([broken for _, broken, _ in rules])
@@ -61,6 +63,8 @@ def read_table_source(name: str, config: "Config", con: "BaseBackend") -> "Sourc
         counts["kept"] = filtered_rows.count()
     aggregate = typed.mutate(**{f"_r{i}": broken for i, (_, broken, _) in enumerate(rules)}, _bad=broken_any)
     sums = {f"_r{i}": aggregate[f"_r{i}"].cast("int64").sum() for i in range(len(rules))}
+    if spec.unique_key:  # distinct keys among the rows that pass: fewer than those rows means repeats
+        sums["_keys"] = ibis.cases((~aggregate._bad, _key_of(aggregate, spec.unique_key))).nunique()
     counted = run(aggregate.aggregate(_n=aggregate.count(), _bad=aggregate._bad.cast("int64").sum(), **sums)).iloc[0]
     rows_read = int(run(counts["rows"]))
     kept_rows = int(counted["_n"])
@@ -72,9 +76,11 @@ def read_table_source(name: str, config: "Config", con: "BaseBackend") -> "Sourc
         if not n:
             continue
         reasons.append(RejectionReason(column, reason, n))
-        issues.append(_samples(con, shown, typed.filter(predicate), key, column, reason))
+        issues.append(_samples(shown, typed.filter(predicate), key, column, reason))
     accepted = typed.filter(~broken_any)
-    accepted, superseded, repeated = _one_row_per_key(name, con, shown, spec, source, accepted, key)
+    passing = kept_rows - broken
+    repeats = passing - _int(counted["_keys"]) if spec.unique_key else 0
+    accepted, superseded, repeated = _one_row_per_key(name, shown, spec, source, accepted, key, repeats)
     if repeated is not None:
         issues.append(repeated[0])
         reasons.append(repeated[1])
@@ -112,7 +118,7 @@ def _identifying(spec: SourceSpec, table: "ir.Table") -> tuple[str, ...]:
     return tuple(c for c in ("account_id", spec.time_column) if c and c in table.columns)
 
 
-def _samples(con: "BaseBackend", shown: str, broken: "ir.Table", key: tuple[str, ...], column: str,
+def _samples(shown: str, broken: "ir.Table", key: tuple[str, ...], column: str,
              reason: str) -> pd.DataFrame:
     """Up to MAX_SAMPLES rows breaking one rule, named by their key, as issue rows."""
     rows = run(broken.select(*key).order_by(list(key)).limit(MAX_SAMPLES))
@@ -121,9 +127,10 @@ def _samples(con: "BaseBackend", shown: str, broken: "ir.Table", key: tuple[str,
                          "value": values, "reason": reason})
 
 
-def _one_row_per_key(name: str, con: "BaseBackend", shown: str, spec: SourceSpec, source: "SourceConfig",
-                     accepted: "ir.Table", key: tuple[str, ...]):
-    """(rows kept, rows superseded, (issues, reason) for repeated keys or None).
+def _one_row_per_key(name: str, shown: str, spec: SourceSpec, source: "SourceConfig", accepted: "ir.Table",
+                     key: tuple[str, ...], repeats: int):
+    """(rows kept, rows superseded, (issues, reason) for repeated keys or None); ``repeats``:
+    rows beyond the first of each key (counted with the rules: nothing to do without any).
 
     With ``order_by`` the row with its latest value wins, as a file's last row does. Without
     it a table has no order to say which row is current: every row of a repeated key is
@@ -133,22 +140,30 @@ def _one_row_per_key(name: str, con: "BaseBackend", shown: str, spec: SourceSpec
 
     from .adapters import RejectionReason
 
-    if not spec.unique_key:
+    if not spec.unique_key or not repeats:
         return accepted, 0, None
     keys = list(spec.unique_key)
     if source.order_by:
-        ranked = accepted.mutate(_latest=ibis.row_number().over(group_by=keys, order_by=ibis.desc(accepted[ORDER], nulls_first=False)))
-        superseded = _int(run(ranked.filter(ranked._latest > 0).count()))
-        return ranked.filter(ranked._latest == 0).drop("_latest"), superseded, None
+        ranked = accepted.mutate(_latest=ibis.row_number().over(
+            group_by=keys, order_by=ibis.desc(accepted[ORDER], nulls_first=False)))
+        return ranked.filter(ranked._latest == 0).drop("_latest"), repeats, None
     counted = accepted.mutate(_copies=_.count().over(group_by=keys))
     repeated = counted.filter(counted._copies > 1)
     n = _int(run(repeated.count()))
-    if not n:
-        return accepted, 0, None
     reason = (f"{' + '.join(keys)} repeated, and the table has no order_by column to say which row is latest: "
               f"set order_by under [sources.{name}]")
-    issues = _samples(con, shown, repeated.select(*keys).distinct(), tuple(keys), keys[0], reason)
+    issues = _samples(shown, repeated.select(*keys).distinct(), tuple(keys), keys[0], reason)
     return counted.filter(counted._copies == 1).drop("_copies"), 0, (issues, RejectionReason(keys[0], reason, n))
+
+
+def _key_of(table: "ir.Table", keys: tuple[str, ...]):
+    """A row's key as one value (a composite key's parts joined by a unit separator)."""
+    if len(keys) == 1:
+        return table[keys[0]]
+    out = table[keys[0]].cast("string")
+    for part in keys[1:]:
+        out = out.concat("\x1f", table[part].cast("string"))
+    return out
 
 
 def _typed(name: str, shown: str, spec: SourceSpec, source: "SourceConfig", raw: "ir.Table",
