@@ -286,10 +286,17 @@ def validate(config_path):
     from .sources import check_account_references, read_source
 
     config = load_config(config_path)
-    results, errors = {}, {}
+    results, errors, backend = {}, {}, None
     for name in config.source_names:
         try:
-            results[name] = read_source(name, config)
+            if config.is_table(name):  # read where it lives (docs/warehouse.md)
+                from .sources.tables import read_table_source
+                from .warehouse import connect
+
+                backend = backend or connect(config.warehouse)
+                results[name] = read_table_source(name, config, backend)
+            else:
+                results[name] = read_source(name, config)
         except CxtruthError as exc:
             errors[name] = exc
     check_account_references(results)
@@ -310,7 +317,9 @@ def validate(config_path):
         failed = failed or gate.emptied
         aside = (f", {result.filtered:,} filtered out" if result.filtered else "") + (
             f", {result.set_aside:,} lines set aside" if result.set_aside else "")
-        click.echo(f"{name:<10} {word:<6} {result.rows_read:>9,} rows, {result.rejected:>6,} rejected{aside}, {dates}")
+        where = f" ({result.shown})" if result.table is not None else ""
+        click.echo(f"{name:<10} {word:<6} {result.rows_read:>9,} rows, {result.rejected:>6,} rejected{aside}, "
+                   f"{dates}{where}")
         if gate.weakened:
             failed = True
             click.echo(f"           {gate.broken:,} of {gate.rows:,} rows rejected ({fmt_share(gate.share)}), over "
@@ -366,9 +375,15 @@ def _is_nat(value) -> bool:
 
 
 def _echo_rows(rows, prefix: str, shown: int = 5) -> None:
+    import pandas as pd
+
     for row in rows.head(shown).itertuples():
-        got = f" (got {row.value!r})" if row.value != "" else ""
         column = f"{row.column}: " if row.column else ""
+        if pd.isna(row.line):  # a table's row, named by its key
+            where = f"{row.file}, row {row.value}" if row.value != "" else row.file
+            click.echo(f"           {prefix}{where}: {column}{row.reason}")
+            continue
+        got = f" (got {row.value!r})" if row.value != "" else ""
         click.echo(f"           {prefix}{row.file}:{row.line} {column}{row.reason}{got}")
     if len(rows) > shown:
         click.echo(f"           ... and {len(rows) - shown:,} more")

@@ -78,10 +78,13 @@ def _spark_session(options: dict[str, Any]):
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(str(options.pop("app_name", "cxtruth")))
-    if "master" in options:
+    if "master" in options:  # `config("master", ...)` would be ignored; "spark.master" works as a setting
         builder = builder.master(str(options.pop("master")))
     # A cron job needs no web UI and no progress bars on stderr; options may turn them on.
     builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+    # File sources reach Spark as Ibis memtables: without Arrow, createDataFrame turns every value
+    # of an integer column that has a blank (a float in pandas) into NULL.
+    builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
     for key, value in options.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
     if options.get("spark.sql.catalogImplementation") == "hive":

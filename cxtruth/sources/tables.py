@@ -123,7 +123,7 @@ def _samples(shown: str, broken: "ir.Table", key: tuple[str, ...], column: str,
     """Up to MAX_SAMPLES rows breaking one rule, named by their key, as issue rows."""
     rows = run(broken.select(*key).order_by(list(key)).limit(MAX_SAMPLES))
     values = [" / ".join("(blank)" if pd.isna(v) else str(v) for v in row) for row in rows.itertuples(index=False)]
-    return pd.DataFrame({"file": shown, "line": pd.array([pd.NA] * len(rows), dtype="Int64"), "column": column,
+    return pd.DataFrame({"file": f"table {shown}", "line": pd.array([pd.NA] * len(rows), dtype="Int64"), "column": column,
                          "value": values, "reason": reason})
 
 
