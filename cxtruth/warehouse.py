@@ -84,7 +84,7 @@ def _spark_session(options: dict[str, Any]):
     builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
     # File sources reach Spark as Ibis memtables: without Arrow, createDataFrame turns every value
     # of an integer column that has a blank (a float in pandas) into NULL.
-    builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true").config("spark.log.level", "ERROR")
     for key, value in options.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
     if options.get("spark.sql.catalogImplementation") == "hive":
