@@ -295,3 +295,13 @@ def test_validate_reads_tables_where_they_live(tmp_path, run):
     accounts = next(line for line in lines if line.startswith("accounts"))
     assert "6 rows," in accounts and "3 rejected" in accounts and accounts.endswith("(table accounts)")
     assert "           table accounts, row a3: churn_date: churn_date is before start_date" in lines, result.output
+
+
+def test_where_filters_a_table_on_the_engine(tmp_path, metrics_json):
+    """`where` on a table source is the same grammar as a file's, compiled to a predicate on
+    the table's own columns; the rows it leaves out are counted as filtered, not rejected."""
+    files, tables = _broken(tmp_path)
+    tables.write_text(tables.read_text().replace('[sources.accounts]\ntable = "accounts"\n',
+                                                 '[sources.accounts]\ntable = "accounts"\nwhere = \'segment != "ENT"\'\n'))
+    quality = metrics_json(tables)["data_quality"]["sources"]["accounts"]
+    assert (quality["rows_read"], quality["filtered"], quality["rejected"], quality["accepted"]) == (6, 2, 1, 3)

@@ -35,8 +35,10 @@ ORDER = "_cxtruth_order"  # order_by's column, carried until repeated ids are se
 
 def read_table_source(name: str, config: "Config", con: "BaseBackend") -> "SourceResult":
     """Source ``name`` from its warehouse table: mapped, typed and validated by the engine."""
+    import ibis
+
     from .. import warehouse
-    from .adapters import RejectionReason, SourceResult, ISSUE_COLUMNS, MAX_REASONS
+    from .adapters import ISSUE_COLUMNS, MAX_REASONS, RejectionReason, SourceResult
 
     started = time.perf_counter()
     source = config.sources.get(name)
@@ -54,21 +56,16 @@ def read_table_source(name: str, config: "Config", con: "BaseBackend") -> "Sourc
         except ExpressionError as exc:
             raise DataError(f"sources.{name}.where: {exc}") from None
         filtered_rows = raw.filter(to_ibis(node, raw).fill_null(False))
-    import ibis
-
     typed, absent = _typed(name, shown, spec, source, filtered_rows, con, config.report.timezone)
     rules = table_rules(spec, typed, source, config)
     broken_any = _any([broken for _, broken, _ in rules])
-    counts = {"rows": raw.count()}
-    if source.where:
-        counts["kept"] = filtered_rows.count()
     aggregate = typed.mutate(**{f"_r{i}": broken for i, (_, broken, _) in enumerate(rules)}, _bad=broken_any)
     sums = {f"_r{i}": aggregate[f"_r{i}"].cast("int64").sum() for i in range(len(rules))}
     if spec.unique_key:  # distinct keys among the rows that pass: fewer than those rows means repeats
         sums["_keys"] = ibis.cases((~aggregate._bad, _key_of(aggregate, spec.unique_key))).nunique()
     counted = run(aggregate.aggregate(_n=aggregate.count(), _bad=aggregate._bad.cast("int64").sum(), **sums)).iloc[0]
-    rows_read = int(run(counts["rows"]))
     kept_rows = int(counted["_n"])
+    rows_read = int(run(raw.count())) if source.where else kept_rows  # `where` keeps kept_rows of them
     broken = _int(counted["_bad"])
     key = spec.unique_key or _identifying(spec, typed)
     issues, reasons = [], []
