@@ -4,11 +4,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 MONTH  ?= 2026-10
 
-.PHONY: demo test bench system-deps clean sample-data
+.PHONY: demo test bench system-deps warehouse-deps clean sample-data
 
 # WeasyPrint draws text with Pango; most images have it, a bare one gets it here.
 system-deps:
 	@bash scripts/ensure-system-deps.sh
+
+# The warehouse tests run a local Spark (a Java runtime) and a PostgreSQL server: only `make test` needs them.
+warehouse-deps:
+	@bash scripts/ensure-warehouse-deps.sh
 
 $(BIN)/cxtruth: pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +24,7 @@ demo: $(BIN)/cxtruth
 	$(BIN)/cxtruth render --month $(MONTH) --config config.toml
 	@echo "Open reports/cxtruth-$(MONTH).pdf"
 
-test: $(BIN)/cxtruth
+test: $(BIN)/cxtruth | warehouse-deps
 	$(BIN)/python -m pytest -q
 
 # Not a test: generates 10M usage events (445 MB, in $(BENCH_DATA)) once, then times

@@ -10,6 +10,9 @@ from click.testing import CliRunner
 
 from cxtruth.cli import cli
 
+# The warehouse servers' fixtures (spark, postgres) and loaders: tests/warehouse.py.
+pytest_plugins = ["warehouse"]
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
