@@ -36,6 +36,11 @@ SPARK_SESSION_ZONE = "Asia/Kolkata"
 POSTGRES_SERVER_ZONE = "Asia/Kolkata"
 
 
+# ``types`` of the loaders: a column's type in each engine's words (the rest stay text).
+SPARK_TYPES = {"integer": "INT", "double": "DOUBLE", "boolean": "BOOLEAN"}
+POSTGRES_TYPES = {"integer": "integer", "double": "double precision", "boolean": "boolean"}
+
+
 def _unavailable(why: str) -> None:
     """Skip the test that needs a missing program; under CI (where `make test` installs it) fail."""
     if os.environ.get("CI"):
@@ -150,12 +155,12 @@ def _csv_header(csv_path: Path) -> list[str]:
 def save_csv_to_spark(spark, csv_path: str | os.PathLike[str], table: str, *,
                       timestamp_columns: tuple[str, ...] | list[str] = (),
                       date_columns: tuple[str, ...] | list[str] = (),
-                      zone: str, renames: dict[str, str] | None = None):
+                      zone: str, renames: dict[str, str] | None = None, types: dict[str, str] | None = None):
     """Load a CSV export into the catalog as ``table`` (replacing it), as one loads it into
     Databricks or Hive: Spark's CSV reader with a schema, then ``saveAsTable``.
 
     ``timestamp_columns`` hold wall time in ``zone`` (or carry their own offset) and become
-    TIMESTAMP, i.e. instants; ``date_columns`` become DATE; every other column is STRING
+    TIMESTAMP, i.e. instants; ``date_columns`` become DATE; ``types`` (header -> "integer", "double", "boolean") type the numbers; every other column is STRING
     under its header name as in the export (``renames``: header -> column name, for the
     names a table cannot have). Returns the saved table as a Spark DataFrame."""
     csv_path = Path(csv_path)
@@ -165,11 +170,14 @@ def save_csv_to_spark(spark, csv_path: str | os.PathLike[str], table: str, *,
             raise ValueError(f"{csv_path.name}: no column {name!r} in {header}")
 
     def kind(name: str) -> str:
+        if name in (types or {}):
+            return SPARK_TYPES[types[name]]
         return "TIMESTAMP" if name in timestamp_columns else "DATE" if name in date_columns else "STRING"
 
     schema = ", ".join(f"`{name.replace('`', '``')}` {kind(name)}" for name in header)
     frame = (spark.read.option("header", "true").option("encoding", "UTF-8")
              .option("timeZone", zone).option("mode", "FAILFAST")
+             .option("multiLine", "true").option("escape", "\"")  # RFC 4180: "" inside quotes, newlines in values
              .schema(schema).csv(str(csv_path)))
     for old, new in (renames or {}).items():
         frame = frame.withColumnRenamed(old, new)
@@ -321,11 +329,12 @@ def postgres() -> Iterator[PostgresServer]:
 def save_csv_to_postgres(server: PostgresServer, csv_path: str | os.PathLike[str], table: str, *,
                          timestamp_columns: tuple[str, ...] | list[str] = (),
                          date_columns: tuple[str, ...] | list[str] = (),
-                         zone: str, renames: dict[str, str] | None = None) -> None:
+                         zone: str, renames: dict[str, str] | None = None,
+                         types: dict[str, str] | None = None) -> None:
     """Load a CSV export into ``server`` as ``table`` (replacing it), with COPY as psql's \\copy would.
 
     ``timestamp_columns`` hold wall time in ``zone`` (or carry their own offset) and become
-    ``timestamptz``; ``date_columns`` become ``date``; every other column is ``text`` under its
+    ``timestamptz``; ``date_columns`` become ``date``; ``types`` type the numbers; every other column is ``text`` under its
     header name as in the export (``renames``: header -> column name). Empty cells are NULL."""
     from psycopg import sql
 
@@ -337,6 +346,8 @@ def save_csv_to_postgres(server: PostgresServer, csv_path: str | os.PathLike[str
     renames = renames or {}
 
     def kind(name: str) -> sql.SQL:
+        if name in (types or {}):
+            return sql.SQL(POSTGRES_TYPES[types[name]])
         return sql.SQL("timestamptz" if name in timestamp_columns else "date" if name in date_columns else "text")
 
     columns = [sql.SQL("{} {}").format(sql.Identifier(renames.get(name, name)), kind(name)) for name in header]

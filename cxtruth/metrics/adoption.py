@@ -52,15 +52,15 @@ def parts(window, settings) -> dict[str, Any] | None:
     if accounts is not None:  # active: by start and churn dates; unknown accounts drop out here
         used = used.join(accounts, "account")
         counts = used.group_by("segment", "feature").agg(
-            **{f"used_{i}": (used[f"in_{i}"] & _active(used, window, i)).cast("int64").sum() for i in range(n)})
+            **{f"used_{i}": (used[f"in_{i}"] & _active(used, window, i)).sum() for i in range(n)})
         active = accounts.group_by("segment").agg(
-            **{f"used_{i}": _active(accounts, window, i).cast("int64").sum() for i in range(n)})
+            **{f"used_{i}": _active(accounts, window, i).sum() for i in range(n)})
     else:  # without accounts.csv: the accounts with any usage event in the month
         seen = dated.group_by("account_id").agg(**{f"in_{i}": (dated.m == i).any() for i in range(n)})
         counts = used.group_by("feature").agg(
-            **{f"used_{i}": used[f"in_{i}"].cast("int64").sum() for i in range(n)}).mutate(
+            **{f"used_{i}": used[f"in_{i}"].sum() for i in range(n)}).mutate(
             segment=ibis.null("string"))
-        active = seen.agg(**{f"used_{i}": seen[f"in_{i}"].cast("int64").sum() for i in range(n)}).mutate(
+        active = seen.agg(**{f"used_{i}": seen[f"in_{i}"].sum() for i in range(n)}).mutate(
             segment=ibis.null("string"))
     return {"features": features,
             "active": _by_month(window.execute(active), ["segment"], "n"),

@@ -16,7 +16,7 @@ def parts(window, settings) -> dict[str, Any] | None:
         return None
     dated = answers.mutate(m=window.month_of(answers.responded_at)).filter(_.m.notnull())
     return {"per_feature": dated.group_by("m", "feature").agg(
-        n=_.count(), aware=_.aware.cast("int64").sum())}
+        n=_.count(), aware=_.aware.sum())}
 
 
 def value(parts, settings) -> dict[str, Any]:

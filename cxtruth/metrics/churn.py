@@ -33,7 +33,7 @@ def logo_parts(window, settings) -> dict[str, Any] | None:
     if base is None:
         return None
     return {"counts": base.group_by("m", "segment").agg(
-        base=_.count(), churned=_.churned.fill_null(False).cast("int64").sum())}
+        base=_.count(), churned=_.churned.fill_null(False).sum())}
 
 
 def logo_value(parts, settings) -> dict[str, Any]:

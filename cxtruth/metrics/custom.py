@@ -177,7 +177,7 @@ def _parts(window, settings: CustomMetricSettings) -> dict[str, Any] | None:
         return rows.m.notnull() if text is None else to_ibis(parse(text), rows).fill_null(False)
 
     def counted(expr):
-        return expr.cast("int64").sum().fill_null(0)
+        return expr.sum().fill_null(0)
 
     kept = condition(settings.filter)
     if settings.kind in ("rate", "count", "ratio"):

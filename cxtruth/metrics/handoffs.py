@@ -23,11 +23,11 @@ def parts(window, settings) -> dict[str, Any] | None:
         return None
     checklist = list(window.config.sources.handoffs.checklist)
     # per handoff: checklist items marked done (blank = not done)
-    done = sum((handoffs[item].fill_null(False).cast("int64") for item in checklist), ibis.literal(0, "int64"))
+    done = sum((handoffs[item].fill_null(False).cast("int32") for item in checklist), ibis.literal(0, "int32"))
     lag_us = handoffs.handoff_at.delta(handoffs.closed_won_at, unit="microsecond")
     sla_us = int(settings.sla_days * 86_400 * 10**6)
     dated = handoffs.mutate(m=window.month_of(handoffs.handoff_at), done=done,
-                            within=(lag_us <= sla_us).cast("int64")).filter(_.m.notnull())
+                            within=(lag_us <= sla_us).cast("int32")).filter(_.m.notnull())
     return {"checklist_size": len(checklist), "by_done": dated.group_by("m", "done").agg(
         n=_.count(), within=_.within.sum(),
         rated=_.csm_rating.count(), rating_sum=_.csm_rating.cast("int64").sum())}

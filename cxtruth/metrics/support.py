@@ -27,7 +27,7 @@ def parts(window, settings) -> dict[str, Any] | None:
     still_open = both.filter((both.received_at < both.end) & (both.closed_at.isnull() | (both.closed_at >= both.end)))
     return {
         "ranked": window.order_statistics(closed, "us", (0.5, 0.9)),
-        "sla": closed.group_by("m").agg(n=_.count(), within=(_.us <= sla_us).cast("int64").sum()),
+        "sla": closed.group_by("m").agg(n=_.count(), within=(_.us <= sla_us).sum()),
         "open": still_open.group_by("m").agg(n=_.count(), oldest=_.received_at.min()),
     }
 

@@ -60,10 +60,10 @@ def read_table_source(name: str, config: "Config", con: "BaseBackend") -> "Sourc
     rules = table_rules(spec, typed, source, config)
     broken_any = _any([broken for _, broken, _ in rules])
     aggregate = typed.mutate(**{f"_r{i}": broken for i, (_, broken, _) in enumerate(rules)}, _bad=broken_any)
-    sums = {f"_r{i}": aggregate[f"_r{i}"].cast("int64").sum() for i in range(len(rules))}
+    sums = {f"_r{i}": aggregate[f"_r{i}"].sum() for i in range(len(rules))}
     if spec.unique_key:  # distinct keys among the rows that pass: fewer than those rows means repeats
         sums["_keys"] = ibis.cases((~aggregate._bad, _key_of(aggregate, spec.unique_key))).nunique()
-    counted = run(aggregate.aggregate(_n=aggregate.count(), _bad=aggregate._bad.cast("int64").sum(), **sums)).iloc[0]
+    counted = run(aggregate.aggregate(_n=aggregate.count(), _bad=aggregate._bad.sum(), **sums)).iloc[0]
     kept_rows = int(counted["_n"])
     rows_read = int(run(raw.count())) if source.where else kept_rows  # `where` keeps kept_rows of them
     broken = _int(counted["_bad"])
