@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 from warehouse import (SPARK_SESSION_ZONE, save_csv_to_postgres, save_csv_to_spark, spark_options,
-                       spark_session)
+                       spark_session, toml_options)
 
 ZONE = "America/New_York"
 # 2026-10-01 00:30 in New York (EDT, UTC-4) is 04:30 UTC; 2026-10-31 23:59 is still EDT
@@ -125,3 +125,11 @@ def test_definitions_compile_for_warehouses_without_their_drivers(dialect):
                                         days=t.used_at.date().nunique())
     sql = ibis.to_sql(expr, dialect=dialect)
     assert "adoption" in sql and "COUNT(DISTINCT" in sql.upper()
+
+
+def test_spark_options_written_to_toml_read_back_as_written(tmp_path):
+    import tomllib
+
+    options = spark_options(tmp_path / 'a "quoted" folder, été 😀')
+    config = tomllib.loads("[warehouse.options]\n" + toml_options(options))
+    assert config["warehouse"]["options"] == options
