@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import json
 import os
 import shutil
 import socket
@@ -90,6 +91,16 @@ def spark_options(tmp_dir: str | os.PathLike[str]) -> dict[str, str]:
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
     }
+
+
+def toml_options(options: dict[str, str]) -> str:
+    """``options`` as the lines of a TOML table (``[warehouse.options]``). Every key is quoted:
+    unquoted, ``spark.master = "local[1]"`` is a table ``spark`` holding ``master``."""
+    # A JSON string is a TOML basic string, given no \u escapes of surrogates (ensure_ascii off).
+    def quote(text: str) -> str:
+        return json.dumps(text, ensure_ascii=False)
+
+    return "".join(f"{quote(key)} = {quote(value)}\n" for key, value in options.items())
 
 
 def spark_session(options: dict[str, str]):
