@@ -305,3 +305,22 @@ def test_where_filters_a_table_on_the_engine(tmp_path, metrics_json):
                                                  '[sources.accounts]\ntable = "accounts"\nwhere = \'segment != "ENT"\'\n'))
     quality = metrics_json(tables)["data_quality"]["sources"]["accounts"]
     assert (quality["rows_read"], quality["filtered"], quality["rejected"], quality["accepted"]) == (6, 2, 1, 3)
+
+
+@pytest.mark.parametrize("as_tables", [("adoption", "nps"), ("accounts", "feedback", "handoffs")])
+def test_files_and_tables_mix(exports, duck, metrics_json, tmp_path, as_tables):
+    """Some sources tables, the rest files (sent to the engine as temporary tables for the
+    joins): the same JSON as all files, usage events in the warehouse or not."""
+    text = duck.read_text()
+    for name in set(TABLES) - set(as_tables):  # these go back to being files (and their own headers)
+        start = text.index(f"\n[sources.{name}]\n")
+        end = start + 1
+        while (end := text.find("\n[sources.", end + 1)) != -1 and text.startswith(f"\n[sources.{name}.", end):
+            pass
+        text = text[:start] + (text[end:] if end != -1 else "\n")
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    from_files = without_file_names(metrics_json(exports / "config.toml"))
+    mixed = metrics_json(config)
+    assert {n for n, s in mixed["data_quality"]["sources"].items() if s["file"].startswith("table ")} == set(as_tables)
+    assert without_file_names(mixed) == from_files

@@ -113,17 +113,35 @@ def stopped_pairs(adoption: pd.DataFrame, features: list[str], month: "Month") -
     return used_now[~used_now].reset_index()[["account_id", "feature"]]
 
 
-def stopped_pairs_on_engine(events, features: list[str], month: "Month", timezone: str) -> pd.DataFrame:
-    """`stopped_pairs` where the usage events are (a warehouse table): only the pairs come back."""
-    from ..metrics.engine import literal_like
+def stopped_using_on_engine(accounts, events, features: list[str], month: "Month") -> Table:
+    """`stopped_using` where the usage events are (a warehouse table): the pairs, the join to
+    the active accounts, the count and the order run there; only the accounts shown and their
+    features come back. ``accounts``: an Ibis table of accounts (None: no accounts source)."""
+    import ibis
+
+    from ..metrics.engine import wall_literal
     from ..warehouse import run
 
-    before = month.shift(-1)
+    since, start, end = (wall_literal(t) for t in (month.shift(-1).start, month.start, month.end))
     at = events.used_at
-    since, start, end = (literal_like(at, t.to_pydatetime(), timezone) for t in (before.start, month.start, month.end))
     window = events.filter((at >= since) & (at < end) & events.feature.isin(features))
     pairs = window.group_by("account_id", "feature").agg(now=(window.used_at >= start).any())
-    return run(pairs.filter(~pairs.now).select("account_id", "feature"))
+    stopped = pairs.filter(~pairs.now).select("account_id", "feature")
+    who = stopped.select("account_id").distinct()
+    if accounts is not None:
+        active = accounts.filter((accounts.start_date < end)
+                                 & (accounts.churn_date.isnull() | (accounts.churn_date >= start)))
+        who = who.join(active.select("account_id", "segment", "mrr"), "account_id")
+    else:
+        who = who.mutate(segment=ibis.null("string"), mrr=ibis.null("float64"))
+    total = int(run(who.count()))
+    shown = run(who.order_by([ibis.desc("mrr", nulls_first=False), "account_id"]).limit(MAX_ROWS))
+    listed = run(stopped.filter(stopped.account_id.isin(shown["account_id"].tolist())))
+    features_of = {account: sorted(rows["feature"]) for account, rows in listed.groupby("account_id")}
+    shown["stopped"] = [features_of.get(account, []) for account in shown["account_id"]]
+    return _table("Accounts that stopped using a tracked feature this month, largest MRR first",
+                  {"account_id": "Account", "segment": "Segment", "mrr": "MRR", "stopped": "Stopped using"}, shown,
+                  total=total)
 
 
 def stopped_using(accounts: pd.DataFrame | None, stopped: pd.DataFrame, month: "Month") -> Table:
@@ -199,7 +217,8 @@ def behind_numbers(config: "Config", sources: "Sources", month: "Month", keys: s
     from ..metrics.engine import wall_literal
 
     start, end = (wall_literal(t) for t in (month.start, month.end))
-    accounts = sources.frame("accounts")
+    # a table's accounts: only those that churned this month (the churn list's rule filters again)
+    accounts = sources.rows("accounts", lambda t: (t.churn_date >= start) & (t.churn_date < end))
     out: dict[str, Behind | None] = {}
     if accounts is not None and {"logo_churn", "revenue_churn"} & keys:
         gone = accounts.loc[(accounts["churn_date"] >= month.start) & (accounts["churn_date"] < month.end),
@@ -212,16 +231,21 @@ def behind_numbers(config: "Config", sources: "Sources", month: "Month", keys: s
     if usage is not None and usage.status == "read" and "feature_adoption" in keys:
         features = list(config.metrics.get("feature_adoption").features)
         if usage.table is not None:  # a warehouse table: the events stay there
+            import ibis
+
             from ..warehouse import run
 
             if not features:
                 seen = run(usage.table.select("feature").filter(usage.table.feature.notnull()).distinct())
                 features = sorted(str(f) for f in seen["feature"])
-            stopped = stopped_pairs_on_engine(usage.table, features, month, config.report.timezone)
+            crm = sources.results.get("accounts")
+            on_engine = None if crm is None or crm.status != "read" else crm.table if crm.table is not None \
+                else ibis.memtable(crm.frame[["account_id", "segment", "start_date", "churn_date", "mrr"]])
+            out["feature_adoption"] = (stopped_using_on_engine(on_engine, usage.table, features, month),)
         else:
             features = features or sorted(str(f) for f in usage.frame["feature"].dropna().unique())
-            stopped = stopped_pairs(usage.frame, features, month)
-        out["feature_adoption"] = (stopped_using(accounts, stopped, month),)
+            everyone = sources.frame("accounts")  # events read from a file: so are (or come) the accounts
+            out["feature_adoption"] = (stopped_using(everyone, stopped_pairs(usage.frame, features, month), month),)
     feedback = sources.rows("feedback", lambda t: _open_at(t, end))
     if feedback is not None and "closure_time" in keys:
         out["closure_time"] = (oldest_open(feedback, month),)
