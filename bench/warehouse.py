@@ -336,8 +336,9 @@ def _tree(root: int) -> dict[int, int]:
     return tree
 
 
-def measure(argv: list[str], cwd: Path, interval: float = 0.05) -> dict:
-    """Wall seconds, stdout and peak RSS (bytes) of cxtruth's side and of the engine's (the JVM and below)."""
+def measure(argv: list[str], cwd: Path, interval: float = 0.05, timeline: list | None = None) -> dict:
+    """Wall seconds, stdout and peak RSS (bytes) of cxtruth's side and of the engine's (the JVM and below).
+    `timeline` gets (seconds, cxtruth RSS, engine RSS) of every sample."""
     peak = {"cxtruth": 0, "engine": 0}
     jvm_seen = None
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -358,10 +359,13 @@ def measure(argv: list[str], cwd: Path, interval: float = 0.05) -> dict:
                     q = tree[q]
                 if q in engine:
                     engine.add(p)
+            now = {}
             for side, pids in (("engine", engine), ("cxtruth", set(tree) - engine)):
-                rss = sum(_status(p, "VmRSS") for p in pids)
+                now[side] = sum(_status(p, "VmRSS") for p in pids)
                 hwm = max((_status(p, "VmHWM") for p in pids), default=0)
-                peak[side] = max(peak[side], rss, hwm)
+                peak[side] = max(peak[side], now[side], hwm)
+            if timeline is not None:
+                timeline.append((round(time.perf_counter() - started, 2), now["cxtruth"], now["engine"]))
             time.sleep(interval)
         wall = time.perf_counter() - started
         code = os.waitstatus_to_exitcode(status)
@@ -390,10 +394,11 @@ def reference(folder: Path, month: str) -> tuple[dict, float, float]:
         return json.loads(out.read()), time.perf_counter() - started, usage.ru_maxrss / 1024
 
 
-def run(folder: Path, repeat: int, month: str, cxtruth: str, check: bool) -> None:
+def run(folder: Path, repeat: int, month: str, cxtruth: str, check: bool, timeline: Path | None = None,
+        config: Path | None = None) -> None:
     from run import agreement
 
-    config = folder / "config.toml"
+    config = config or folder / "config.toml"
     if not config.exists():
         sys.exit(f"no {config}: run `python bench/warehouse.py generate --dir {folder}` first")
     argv = [cxtruth, "metrics", "--month", month, "--config", str(config), "--json"]
@@ -410,7 +415,11 @@ def run(folder: Path, repeat: int, month: str, cxtruth: str, check: bool) -> Non
           f"{'load before/after':>18}")
     for i in range(repeat):
         load = os.getloadavg()[0]
-        result = measure(argv, folder)
+        samples: list = []
+        result = measure(argv, folder, timeline=samples)
+        if timeline:  # the last run's, one line a sample
+            timeline.write_text("seconds,cxtruth_rss_mib,engine_rss_mib\n" + "".join(
+                f"{t},{c / 2**20:.0f},{e / 2**20:.0f}\n" for t, c, e in samples), encoding="utf-8")
         if result["code"]:
             sys.exit(f"{' '.join(argv)} failed ({result['code']}):\n"
                      f"{result['stderr'].decode(errors='replace')[-6000:]}")
@@ -447,6 +456,8 @@ def main() -> None:
     timed.add_argument("--cxtruth", default=str(Path(sys.executable).parent / "cxtruth"))
     timed.add_argument("--no-check", dest="check", action="store_false",
                        help="skip the DuckDB reference on the same Parquet files")
+    timed.add_argument("--timeline", type=Path, help="write the last run's RSS samples (CSV) here")
+    timed.add_argument("--config", type=Path, help="another config.toml for the same tables (default DIR/config.toml)")
     args = parser.parse_args()
     folder = args.dir.resolve()
     if args.step == "generate":
@@ -456,7 +467,8 @@ def main() -> None:
               f"{figures['jvm_peak_rss_bytes'] / 2**20:,.0f} MiB, load average {figures['load_average'][0]:.2f} "
               f"before, {figures['load_average'][1]:.2f} after; config: {folder / 'config.toml'}")
     else:
-        run(folder, args.repeat, args.month, args.cxtruth, args.check)
+        run(folder, args.repeat, args.month, args.cxtruth, args.check, args.timeline,
+            args.config and args.config.resolve())
 
 
 if __name__ == "__main__":
