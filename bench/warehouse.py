@@ -5,12 +5,13 @@ Python that has pyspark (Java 17 on the PATH or in JAVA_HOME):
 
     python3 -m venv .venv && .venv/bin/pip install -e '.[test]' 'ibis-framework[pyspark]==12.0.0'
 
-    # 1. Generate: 100M usage events (scale 10; ~4 min and ~2 GB on 2 cores), or 10M for a quick check
+    # 1. Generate: 100M usage events (scale 10; 1-2 min and 1.9 GB on 2 cores), or 10M for a quick check
     .venv/bin/python bench/warehouse.py generate [--dir /tmp/cxtruth-warehouse] [--scale 10] [--events N]
     .venv/bin/python bench/warehouse.py generate --dir /tmp/cxtruth-warehouse-10m --scale 1
 
     # 2. Time `cxtruth metrics --month 2026-10 --config DIR/config.toml --json`, N fresh processes
     .venv/bin/python bench/warehouse.py run [--dir /tmp/cxtruth-warehouse] [--repeat 3] [--no-check]
+        [--config OTHER.toml] [--timeline samples.csv] [--cxtruth PATH]
 
 `generate` builds, with Spark itself (`spark.range` and xxhash64-based
 pseudo-random columns: no row passes through Python, and the same seed and
@@ -24,7 +25,8 @@ BOOLEAN, DECIMAL(12,2) for mrr, and NULL (not "") for what is missing. Each
 table is saved with `saveAsTable` into a Hive catalog (embedded Derby
 metastore at DIR/metastore_db, files under DIR/warehouse), so a later, separate
 SparkSession, cxtruth's own, finds them by name. The Spark session's time zone
-is Asia/Kolkata, as a real cluster's often is not UTC; the report's is UTC.
+is Asia/Kolkata, as a real cluster's often is not UTC; the report's is UTC
+(Ibis's pyspark backend sets the session zone to UTC when it connects).
 It writes DIR/config.toml, which points cxtruth at those tables
 ([warehouse] backend = "pyspark", [sources.<name>] table = ...), and
 DIR/generate.json with the generation figures (seconds per table, rows, bytes,
@@ -41,7 +43,9 @@ the largest VmHWM (the kernel's own high-water mark, so a peak between two
 polls is not missed) of any one of its processes. Then, unless --no-check, it
 computes the six headline metrics with bench/duckdb_reference.py straight from
 the tables' Parquet files (DuckDB, also timed) and checks that cxtruth's
-13-month trends agree to 1e-9 (exit 1 if not). Figures: docs/performance.md,
+13-month trends agree to 1e-9 (exit 1 if not). --timeline writes the last run's
+samples; --config runs a variant config (say, one more Spark setting) on the
+same tables. Figures: docs/performance.md,
 "Warehouse (Spark local) at 10M and 100M".
 """
 
