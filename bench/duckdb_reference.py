@@ -6,7 +6,8 @@ Reads DATA_DIR/*.csv as bench/generate.py writes them (canonical headers,
 clean rows, report time zone UTC, tracked features from DATA_DIR/config.toml)
 and prints {"metric": {"YYYY-MM": value or null}} as JSON. It is what an
 analyst would write in a notebook instead of running cxtruth, and the yardstick
-bench/run.py times cxtruth against.
+bench/run.py times cxtruth against. bench/warehouse.py calls reference() with
+`tables`, to read the same columns from a Spark warehouse's Parquet files.
 """
 
 from __future__ import annotations
@@ -22,12 +23,18 @@ CHECKLIST = ["goals_documented", "stakeholders_identified", "success_criteria_de
              "technical_requirements_captured", "kickoff_scheduled"]
 
 
-def reference(data: Path, month: str) -> dict[str, dict[str, float | None]]:
+def reference(data: Path, month: str, tables: dict[str, str] | None = None) -> dict[str, dict[str, float | None]]:
+    """`tables`: source name (accounts, adoption, ...) -> a Parquet glob to read instead of DATA_DIR/<name>.csv."""
     config = tomllib.loads((data / "config.toml").read_text(encoding="utf-8"))
     features = config["metrics"]["feature_adoption"]["features"]
     db = duckdb.connect()
+    db.execute("SET enable_progress_bar = false")  # drawn on stdout (the JSON's) when a query takes 2 s
+    db.execute("SET TimeZone = 'UTC'")  # the report's zone: instants in Parquet read as UTC wall times
 
     def csv(name: str, columns: dict[str, str]) -> str:
+        if tables is not None:
+            cast = ", ".join(f"{k}::{v} AS {k}" for k, v in columns.items())
+            return f"(SELECT {cast} FROM read_parquet('{tables[name.removesuffix('.csv')]}'))"
         spec = ", ".join(f"'{k}': '{v}'" for k, v in columns.items())
         return f"read_csv('{data / name}', header = true, columns = {{{spec}}})"
 
