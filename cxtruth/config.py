@@ -305,7 +305,7 @@ class WarehouseConfig(_Strict):
         return value
 
 
-SECRET_WORDS = ("password", "secret", "token", "private_key", "credentials")
+SECRET_WORDS = ("password", "passwd", "pwd", "passphrase", "secret", "token", "private_key", "credentials")
 
 
 def _check_expression(text: str, prefix: str = "") -> None:
@@ -385,6 +385,9 @@ class SourcesConfig(_Strict):
     def _mapped_columns_exist(self) -> "SourcesConfig":
         for name in [*SOURCES, *self.custom]:
             source = self.get(name)
+            if source.order_by is not None and not self.spec(name).unique_key:
+                raise ValueError(f"sources.{name}.order_by: {name} has no id to repeat (each row is its own), "
+                                 "so there is nothing to order; remove order_by")
             known = set(self.spec(name).names)
             for canonical in [*source.columns, *source.skip_blank, *source.compute]:
                 if canonical not in known:

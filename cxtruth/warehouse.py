@@ -52,10 +52,7 @@ def connect(warehouse: "WarehouseConfig") -> "BaseBackend":
         raise ConfigError(f"warehouse.backend: {backend} needs its driver, which is not installed ({exc.name})",
                           hint=f"pip install 'cxtruth[{extra}]'") from None
     except Exception as exc:  # a driver's own error type: unreachable host, refused login, no such database
-        said = _first_line(exc)
-        if secret:  # a driver may echo its connection string
-            said = said.replace(secret, "***")
-        raise DataError(f"warehouse: cannot connect to {backend}: {said}",
+        raise DataError(f"warehouse: cannot connect to {backend}: {_first_line(exc)}",
                         hint=f"check [warehouse.options] and ${PASSWORD_ENV}") from None
 
 
@@ -108,6 +105,14 @@ def table(con: "BaseBackend", name: str, source: str) -> "ir.Table":
 
 
 def _first_line(exc: BaseException, limit: int = 200) -> str:
+    """An engine's message, first line, with the secret blanked wherever a driver echoes it
+    (a connection string, a URL)."""
+    from urllib.parse import quote
+
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
+    secret = os.environ.get(PASSWORD_ENV)
+    if secret:
+        for form in {secret, quote(secret, safe=""), quote(secret)}:
+            line = line.replace(form, "***")
     return line if len(line) <= limit else line[:limit] + "…"

@@ -324,3 +324,60 @@ def test_files_and_tables_mix(exports, duck, metrics_json, tmp_path, as_tables):
     mixed = metrics_json(config)
     assert {n for n, s in mixed["data_quality"]["sources"].items() if s["file"].startswith("table ")} == set(as_tables)
     assert without_file_names(mixed) == from_files
+
+
+def test_a_table_reads_like_its_file_in_the_corners(tmp_path, metrics_json):
+    """What a file's reader does to cells, a table source does too: text trimmed and blank
+    text missing, a row loaded twice counted once, NaN and infinity rejected as not numbers."""
+    accounts = ("account_id,segment,start_date,churn_date,mrr\n"
+                "a1, SMB ,2025-01-10,,100\na2,SMB,2025-03-01,2026-10-15,200\na2,SMB,2025-03-01,2026-10-15,200\n"
+                "a3,,2025-05-01,,inf\na4,ENT,2025-05-01,,50\n")
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "accounts.csv").write_text(accounts)
+    head = f'[report]\ntimezone = "{ZONE}"\nmax_rejected_share = 0.9\n'
+    (files / "config.toml").write_text(head + '[data]\ndir = "."\n')
+    database = tmp_path / "wh.duckdb"
+    con = duckdb.connect(str(database))
+    con.execute(f"CREATE TABLE accounts AS SELECT * FROM read_csv('{files / 'accounts.csv'}', header=true, "
+                "all_varchar=true)")
+    con.execute("CREATE TABLE typed AS SELECT account_id, segment, start_date::DATE AS start_date, "
+                "churn_date::DATE AS churn_date, mrr::DOUBLE AS mrr FROM accounts")
+    con.close()
+    tables = tmp_path / "tables.toml"
+    tables.write_text(head + f'[data]\ndir = "{tmp_path / "none"}"\n[warehouse]\nbackend = "duckdb"\n'
+                      f'[warehouse.options]\ndatabase = "{database}"\n[sources.accounts]\ntable = "typed"\n')
+    from_files, from_tables = metrics_json(files / "config.toml"), metrics_json(tables)
+    assert from_tables["metrics"]["logo_churn"] == from_files["metrics"]["logo_churn"]
+    assert set(from_tables["metrics"]["logo_churn"]["segments"]) == {"SMB", "ENT"}
+    table_quality = from_tables["data_quality"]["sources"]["accounts"]
+    assert (table_quality["accepted"], table_quality["rejected"]) == (3, 2)  # a3's inf; a2's copy
+    assert [i["value"] for i in from_tables["data_quality"]["issues"]] == ["a3"]
+
+
+def test_an_empty_table_and_a_sentinel_date_are_handled(tmp_path, metrics_json):
+    """A table whose rows are all filtered out is "no data", not a crash; one sentinel time
+    (9999-12-31) is rejected as in the future and does not make the zone conversion huge."""
+    import ibis
+
+    from cxtruth.config import Config
+    from cxtruth.sources import load_sources
+
+    database = tmp_path / "wh.duckdb"
+    con = duckdb.connect(str(database))
+    con.execute("CREATE TABLE events (account_id TEXT, feature TEXT, used_at TIMESTAMPTZ)")
+    con.execute("INSERT INTO events VALUES ('a1', 'api', '2026-10-02 10:00:00+00'), ('a1', 'api', '9999-12-31 00:00:00+00')")
+    con.execute("CREATE TABLE accounts (account_id TEXT, start_date DATE)")
+    con.close()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[report]\ntimezone = "{ZONE}"\n[data]\ndir = "{tmp_path}"\n[warehouse]\nbackend = "duckdb"\n'
+                      f'[warehouse.options]\ndatabase = "{database}"\n[sources.adoption]\ntable = "events"\n'
+                      '[sources.accounts]\ntable = "accounts"\n')
+    document = metrics_json(config)
+    assert document["metrics"]["logo_churn"]["value"] is None
+    assert [i["reason"].split(" (")[0] for i in document["data_quality"]["issues"]] == ["used_at is in the future"]
+    sources = load_sources(Config.from_file(config))
+    assert ibis.to_sql(sources.results["adoption"].table, dialect="duckdb").count("WHEN") <= 3
+    config.write_text(config.read_text().replace('table = "events"\n', 'table = "events"\norder_by = "used_at"\n'))
+    with pytest.raises(Exception, match="sources.adoption.order_by: adoption has no id"):
+        Config.from_file(config)

@@ -244,8 +244,10 @@ def behind_numbers(config: "Config", sources: "Sources", month: "Month", keys: s
             out["feature_adoption"] = (stopped_using_on_engine(on_engine, usage.table, features, month),)
         else:
             features = features or sorted(str(f) for f in usage.frame["feature"].dropna().unique())
-            everyone = sources.frame("accounts")  # events read from a file: so are (or come) the accounts
-            out["feature_adoption"] = (stopped_using(everyone, stopped_pairs(usage.frame, features, month), month),)
+            stopped = stopped_pairs(usage.frame, features, month)
+            ids = stopped["account_id"].unique().tolist()  # a table of accounts sends only theirs
+            who = sources.rows("accounts", lambda t: t.account_id.isin(ids))
+            out["feature_adoption"] = (stopped_using(who, stopped, month),)
     feedback = sources.rows("feedback", lambda t: _open_at(t, end))
     if feedback is not None and "closure_time" in keys:
         out["closure_time"] = (oldest_open(feedback, month),)

@@ -135,7 +135,11 @@ def source_quality(config: Config, results: dict) -> dict[str, SourceQuality]:
 
 def _unmatched(name: str, result, results: dict) -> int:
     accounts = results.get("accounts")
-    if name != "adoption" or result.account_codes is None or accounts is None or accounts.status != "read":
+    if name != "adoption" or accounts is None or accounts.status != "read":
+        return 0
+    if result.unmatched_rows is not None:  # counted on the warehouse
+        return result.unmatched_rows
+    if result.account_codes is None:
         return 0
     return int((result.account_codes < 0).sum())
 

@@ -64,6 +64,9 @@ class SourceResult:
     ids_in_file: pd.Index | None = None
     # Each accepted row's position in the accounts frame (-1: unknown), once accounts are read.
     account_codes: np.ndarray | None = None
+    # Rows naming an account_id accounts lacks, counted on the engine when a source is a
+    # warehouse table (cxtruth.sources.tables.unknown_accounts); files use account_codes.
+    unmatched_rows: int | None = None
     time_column: str | None = None  # the column date ranges and freshness use (default: the contract's)
     # A warehouse table source (cxtruth.sources.tables): its accepted rows as an expression on
     # the engine, never copied here; `frame` is None.
@@ -98,7 +101,9 @@ class SourceResult:
 
                 span = run(self.table.aggregate(low=self.table[column].min(), high=self.table[column].max()))
                 low, high = span["low"].iloc[0], span["high"].iloc[0]
-                self._date_range = (pd.NaT, pd.NaT) if pd.isna(low) else (_naive(low, self.zone), _naive(high, self.zone))
+                if pd.isna(low):  # no accepted rows: no range, as for an empty file
+                    return None
+                self._date_range = (_naive(low, self.zone), _naive(high, self.zone))
                 return self._date_range
             if self.frame is None or not len(self.frame) or column is None:
                 return None
@@ -139,9 +144,9 @@ class Sources:
     backend: Any = None
 
     def frame(self, name: str) -> pd.DataFrame | None:
-        """Source ``name``'s accepted rows. A table source's are fetched from the warehouse once,
-        for the lists a report prints (accounts, responses, feedback, actions: rows per customer
-        or answer). Usage events are never fetched: what reads them runs on the engine."""
+        """Source ``name``'s accepted rows. A table source's are fetched whole from the warehouse
+        (once): only the action ledger does, actions being a short list. Everything else asks
+        `rows` for the rows its rule can touch, or runs on the engine."""
         result = self.results[name]
         if result.table is not None and result.frame is None:
             if name == "adoption":

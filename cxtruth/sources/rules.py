@@ -163,15 +163,21 @@ def table_rules(spec: SourceSpec, table, source: SourceConfig, config: Config) -
             continue
         value = table[column.name]
         if not column.nullable:
-            blank = value.isnull() | (value.strip() == "") if column.kind == "text" else value.isnull()
+            blank = value.isnull()  # a table's blank text is NULL by now (tables._as_kind)
             add(column.name, blank, f"{column.name} is required but blank")
             rejected |= blank.fill_null(False)
+        odd = ibis.literal(False)
+        if column.kind == "number" and value.type().is_floating():  # NaN or infinity: not a number
+            odd = (value.isnan() | value.isinf()).fill_null(False)
+            add(column.name, odd, f"{column.name} must be a finite number")
+            rejected |= odd
         if column.kind in ("int", "number") and (column.low is not None or column.high is not None):
             outside = ibis.literal(False)
             if column.low is not None:
                 outside |= value < column.low
             if column.high is not None:
                 outside |= value > column.high
+            outside = outside.fill_null(False) & ~odd
             add(column.name, outside, _within(column))
             rejected |= outside.fill_null(False)
         if column.kind in ("datetime", "date") and not column.future_ok:

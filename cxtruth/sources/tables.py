@@ -145,17 +145,26 @@ def _one_row_per_key(name: str, shown: str, spec: SourceSpec, source: "SourceCon
     if not spec.unique_key or not repeats:
         return accepted, 0, None
     keys = list(spec.unique_key)
+    columns = [c for c in accepted.columns if c != ORDER]
     if source.order_by:
+        # Ties on order_by are settled by the rows' own values, so the same data always keeps
+        # the same row (which of two rows equal in every column is kept does not matter).
         ranked = accepted.mutate(_latest=ibis.row_number().over(
-            group_by=keys, order_by=ibis.desc(accepted[ORDER], nulls_first=False)))
+            group_by=keys, order_by=[ibis.desc(accepted[ORDER], nulls_first=False), *columns]))
         return ranked.filter(ranked._latest == 0).drop("_latest"), repeats, None
-    counted = accepted.mutate(_copies=_.count().over(group_by=keys))
+    # Without order_by: a row loaded twice, identical in every column, is one row (superseded
+    # copies, as a file's); different rows under one key cannot be told apart and are rejected.
+    distinct = accepted.select(*columns).distinct()
+    copies = repeats - (_int(run(distinct.count())) - _int(run(distinct.select(*keys).distinct().count())))
+    counted = distinct.mutate(_copies=_.count().over(group_by=keys))
     repeated = counted.filter(counted._copies > 1)
     n = _int(run(repeated.count()))
+    if not n:
+        return distinct, copies, None
     reason = (f"{' + '.join(keys)} repeated, and the table has no order_by column to say which row is latest: "
               f"set order_by under [sources.{name}]")
     issues = _samples(shown, repeated.select(*keys).distinct(), tuple(keys), keys[0], reason)
-    return counted.filter(counted._copies == 1).drop("_copies"), 0, (issues, RejectionReason(keys[0], reason, n))
+    return counted.filter(counted._copies == 1).drop("_copies"), copies, (issues, RejectionReason(keys[0], reason, n))
 
 
 def _key_of(table: "ir.Table", keys: tuple[str, ...]):
@@ -198,15 +207,20 @@ def _typed(name: str, shown: str, spec: SourceSpec, source: "SourceConfig", raw:
 def _as_kind(name: str, shown: str, column: Column, found: str, raw: "ir.Table", con: "BaseBackend",
              zone: str, report_zone: str):
     """One column converted to ``column``'s kind, or DataError (a view can cast it)."""
+    import ibis
     import ibis.expr.datatypes as dt
 
     value = raw[found]
     kind = value.type()
     if column.kind == "text":
-        if kind.is_string():
-            return value
         if kind.is_integer():
-            return value.cast("string")
+            value, kind = value.cast("string"), dt.string
+        if kind.is_string():
+            # As a file's cells are read: blank (empty or only spaces) is missing; one-line text
+            # is trimmed, free text (comments) kept as written.
+            if column.multiline:
+                return ibis.cases((value.strip() == "", ibis.null("string")), else_=value)
+            return value.strip().nullif("")
     elif column.kind == "int":
         if kind.is_integer():
             return value.cast("int64")
@@ -222,7 +236,9 @@ def _as_kind(name: str, shown: str, column: Column, found: str, raw: "ir.Table",
         # As a file's dates are read: midnight, a naive timestamp (the definitions subtract them).
         if kind.is_date():
             return value.cast(dt.Timestamp())
-        if kind.is_timestamp() and kind.timezone is None:
+        if kind.is_timestamp():  # its date in the report zone (an instant's first made wall time)
+            if kind.timezone is not None or _holds_instants(con, raw, found):
+                value = wall_time_of(con, raw, value.cast(dt.Timestamp(timezone="UTC")), report_zone)
             return value.date().cast(dt.Timestamp())
     elif column.kind == "datetime":
         if kind.is_timestamp():
@@ -252,7 +268,12 @@ def wall_time_of(con: "BaseBackend", raw: "ir.Table", instant, zone: str):
     import ibis
     import ibis.expr.datatypes as dt
 
-    span = run(raw.aggregate(low=instant.min(), high=instant.max())).iloc[0]
+    # The span of plausible instants only: a sentinel (9999-12-31, 1900-01-01) would otherwise
+    # add a branch per clock change for centuries. Beyond the span the edge's offset applies;
+    # such rows are rejected as in the future, or lie decades before any month reported.
+    lowest, highest = (ibis.literal(t, type=instant.type()) for t in _plausible_span())
+    plausible = instant.between(lowest, highest)
+    span = run(raw.aggregate(low=instant.min(where=plausible), high=instant.max(where=plausible))).iloc[0]
     if pd.isna(span["low"]):
         return instant.cast(dt.Timestamp())
     offsets = offsets_between(pd.Timestamp(span["low"]).to_pydatetime(), pd.Timestamp(span["high"]).to_pydatetime(),
@@ -263,6 +284,14 @@ def wall_time_of(con: "BaseBackend", raw: "ir.Table", instant, zone: str):
         wall = ibis.cases(*((instant < ibis.literal(until, type=instant.type()), shift)
                             for (until, _), shift in zip(offsets[1:], shifted[:-1])), else_=shifted[-1])
     return wall.cast(dt.Timestamp())  # the engine's session zone is UTC (Ibis sets it): UTC wall = zone wall
+
+
+def _plausible_span():
+    """(earliest, latest) instants worth converting exactly: 30 years back, two days ahead."""
+    import datetime as dtm
+
+    now = dtm.datetime.now(dtm.timezone.utc)
+    return now - dtm.timedelta(days=366 * 30), now + dtm.timedelta(days=2)
 
 
 def offsets_between(low, high, zone: str) -> list[tuple[Any, int]]:
@@ -348,6 +377,7 @@ def unknown_accounts(results: dict[str, "SourceResult"]) -> None:
         missing = ids.filter(ids.account_id.notnull()).anti_join(known, "account_id")
         per_id = missing.group_by("account_id").agg(rows=ibis._.count())
         total = run(per_id.aggregate(ids=per_id.count(), rows=per_id.rows.sum())).iloc[0]
+        result.unmatched_rows = _int(total["rows"])
         if not _int(total["ids"]):
             continue
         shown = run(per_id.order_by([ibis.desc("rows"), "account_id"]).limit(MAX_SAMPLES))
