@@ -286,14 +286,20 @@ def validate(config_path):
     from .sources import check_account_references, read_source
 
     config = load_config(config_path)
-    results, errors, backend = {}, {}, None
+    results, errors, backend, unreachable = {}, {}, None, None
     for name in config.source_names:
         try:
             if config.is_table(name):  # read where it lives (docs/warehouse.md)
                 from .sources.tables import read_table_source
                 from .warehouse import connect
 
-                backend = backend or connect(config.warehouse)
+                if unreachable is not None:  # tried once: a slow timeout is not waited out per table
+                    raise unreachable
+                try:
+                    backend = backend or connect(config.warehouse)
+                except CxtruthError as exc:
+                    unreachable = exc
+                    raise
                 results[name] = read_table_source(name, config, backend)
             else:
                 results[name] = read_source(name, config)

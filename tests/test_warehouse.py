@@ -381,3 +381,21 @@ def test_an_empty_table_and_a_sentinel_date_are_handled(tmp_path, metrics_json):
     config.write_text(config.read_text().replace('table = "events"\n', 'table = "events"\norder_by = "used_at"\n'))
     with pytest.raises(Exception, match="sources.adoption.order_by: adoption has no id"):
         Config.from_file(config)
+
+
+def test_an_engine_message_never_shows_the_secret(monkeypatch):
+    """Whatever a driver echoes (its connection string, a URL with the password encoded), the
+    one line cxtruth prints has the secret blanked."""
+    from cxtruth.errors import DataError
+    from cxtruth.warehouse import run
+
+    monkeypatch.setenv("CXTRUTH_WAREHOUSE_PASSWORD", "p@ss word/1")
+
+    class Refusing:
+        def execute(self):
+            raise RuntimeError("FATAL: login failed for postgresql://cx:p%40ss%20word%2F1@db/cx (p@ss word/1)")
+
+    with pytest.raises(DataError) as raised:
+        run(Refusing())
+    assert "p@ss" not in str(raised.value) and "p%40ss" not in str(raised.value)
+    assert str(raised.value).startswith("the engine refused a query: FATAL: login failed for postgresql://cx:***@db/cx")
