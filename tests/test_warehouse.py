@@ -134,14 +134,21 @@ r6,zz,2026-10-09T10:00:00,9,who is this,MID
 """
 
 
-def _broken(tmp_path: Path) -> tuple[Path, Path]:
-    """The same rule-breaking rows as CSV exports and as a DuckDB warehouse; (file config, table config)."""
+def _file_project(tmp_path: Path, **exports: str) -> tuple[Path, str]:
+    """A folder of CSV exports (name = text) with its config.toml; (the folder, the config's
+    [report] table, for the matching table config)."""
     files = tmp_path / "files"
     files.mkdir()
-    (files / "accounts.csv").write_text(BROKEN_ACCOUNTS)
-    (files / "nps.csv").write_text(BROKEN_NPS)
+    for name, text in exports.items():
+        (files / f"{name}.csv").write_text(text)
     head = f'[report]\ntimezone = "{ZONE}"\nmax_rejected_share = 0.9\n'
     (files / "config.toml").write_text(head + '[data]\ndir = "."\n')
+    return files, head
+
+
+def _broken(tmp_path: Path) -> tuple[Path, Path]:
+    """The same rule-breaking rows as CSV exports and as a DuckDB warehouse; (file config, table config)."""
+    files, head = _file_project(tmp_path, accounts=BROKEN_ACCOUNTS, nps=BROKEN_NPS)
     database = tmp_path / "wh.duckdb"
     con = duckdb.connect(str(database))
     con.execute(f"CREATE TABLE accounts AS SELECT * FROM read_csv('{files / 'accounts.csv'}', header=true, "
@@ -332,11 +339,7 @@ def test_a_table_reads_like_its_file_in_the_corners(tmp_path, metrics_json):
     accounts = ("account_id,segment,start_date,churn_date,mrr\n"
                 "a1, SMB ,2025-01-10,,100\na2,SMB,2025-03-01,2026-10-15,200\na2,SMB,2025-03-01,2026-10-15,200\n"
                 "a3,,2025-05-01,,inf\na4,ENT,2025-05-01,,50\n")
-    files = tmp_path / "files"
-    files.mkdir()
-    (files / "accounts.csv").write_text(accounts)
-    head = f'[report]\ntimezone = "{ZONE}"\nmax_rejected_share = 0.9\n'
-    (files / "config.toml").write_text(head + '[data]\ndir = "."\n')
+    files, head = _file_project(tmp_path, accounts=accounts)
     database = tmp_path / "wh.duckdb"
     con = duckdb.connect(str(database))
     con.execute(f"CREATE TABLE accounts AS SELECT * FROM read_csv('{files / 'accounts.csv'}', header=true, "

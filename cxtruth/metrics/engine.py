@@ -219,24 +219,11 @@ def _result(window: Window, expr: Any) -> tuple[dict[int, Any] | None, Any]:
     import ibis.expr.types as ir
 
     frame = window.execute(expr) if isinstance(expr, ir.Table) else expr
-    if hasattr(frame, "columns"):
-        frame = wall_time(frame, window.timezone)
     if not hasattr(frame, "columns") or "m" not in frame.columns:
         return None, frame
     by_month = {int(m): rows.drop(columns="m").reset_index(drop=True)
                 for m, rows in frame.groupby("m", sort=True)}
     return by_month, frame.drop(columns="m").iloc[0:0]
-
-
-def wall_time(frame: "pd.DataFrame", timezone: str) -> "pd.DataFrame":
-    """``frame`` with each instant (a warehouse's zone-aware timestamp) as the report zone's
-    wall time, as a file's stamps are: the metrics' value functions see one kind of time."""
-    import pandas as pd
-
-    aware = [c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
-    if not aware:
-        return frame
-    return frame.assign(**{c: frame[c].dt.tz_convert(timezone).dt.tz_localize(None) for c in aware})
 
 
 def flag_low_sample(metric: Any, result: dict[str, Any], min_sample: int) -> dict[str, Any]:

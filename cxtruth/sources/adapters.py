@@ -73,7 +73,6 @@ class SourceResult:
     table: Any = None
     accepted_rows: int = 0  # a table source's accepted rows (a file's are len(frame))
     location: str | None = None  # how messages name a table source ("table analytics.events")
-    zone: str = "UTC"  # the report's zone: a table's instants are shown as its wall time
     _date_range: tuple[pd.Timestamp, pd.Timestamp] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -103,7 +102,7 @@ class SourceResult:
                 low, high = span["low"].iloc[0], span["high"].iloc[0]
                 if pd.isna(low):  # no accepted rows: no range, as for an empty file
                     return None
-                self._date_range = (_naive(low, self.zone), _naive(high, self.zone))
+                self._date_range = (pd.Timestamp(low), pd.Timestamp(high))  # wall time already (tables.py)
                 return self._date_range
             if self.frame is None or not len(self.frame) or column is None:
                 return None
@@ -118,12 +117,6 @@ class SourceResult:
             low, high = bounds["min"].as_py(), bounds["max"].as_py()  # None when nothing is left
             self._date_range = (pd.NaT, pd.NaT) if low is None else (pd.Timestamp(low), pd.Timestamp(high))
         return self._date_range
-
-
-def _naive(stamp, zone: str) -> pd.Timestamp:
-    """An engine's min or max as a naive timestamp (an instant as the report zone's wall time)."""
-    stamp = pd.Timestamp(stamp)
-    return stamp.tz_convert(zone).tz_localize(None) if stamp.tzinfo is not None else stamp
 
 
 @dataclass(frozen=True)
@@ -151,10 +144,9 @@ class Sources:
         if result.table is not None and result.frame is None:
             if name == "adoption":
                 raise AssertionError("usage events are read on the engine, never fetched")
-            from ..metrics.engine import wall_time
             from ..warehouse import run
 
-            result.frame = wall_time(run(result.table), result.zone)
+            result.frame = run(result.table)
         return result.frame
 
     def rows(self, name: str, where) -> pd.DataFrame | None:
@@ -164,10 +156,9 @@ class Sources:
         result = self.results.get(name)
         if result is None or result.table is None or result.frame is not None:
             return None if result is None else result.frame
-        from ..metrics.engine import wall_time
         from ..warehouse import run
 
-        return wall_time(run(result.table.filter(where(result.table))), result.zone)
+        return run(result.table.filter(where(result.table)))
 
     @property
     def issues(self) -> pd.DataFrame:

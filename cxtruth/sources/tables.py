@@ -95,8 +95,7 @@ def read_table_source(name: str, config: "Config", con: "BaseBackend") -> "Sourc
     result = SourceResult(name, config.resolve(shown), "read", rows_read=rows_read, issues=issue_frame,
                           rejected=rejected, superseded=superseded, reasons=tuple(ordered),
                           absent_columns=absent, filtered=rows_read - kept_rows, table=accepted,
-                          accepted_rows=kept_rows - rejected, location=f"table {shown}",
-                          zone=config.report.timezone)
+                          accepted_rows=kept_rows - rejected, location=f"table {shown}")
     log.info("read table %s: %s rows, %s rejected (%.1f s)", shown, f"{rows_read:,}", f"{rejected:,}",
              time.perf_counter() - started)
     return result
