@@ -83,6 +83,27 @@ def test_ragged_row_is_rejected_and_later_lines_stay_right(tmp_path, metrics_jso
     assert doc["metrics"]["nps"]["n"] == 1
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("bad", ["eleven", "9"])  # a bad cell (text path) or none (typed path)
+def test_blank_lines_between_records_count_as_spreadsheet_rows(tmp_path, metrics_json, newline, bad):
+    rows = ["response_id,responded_at,score", "r1,2026-10-01,9", "", "r2,2026-10-02,8", "", "",
+            f"r3,2026-10-03,{bad}", "r4,2026-10-04,zero"]
+    config = write_project(tmp_path, newline.join(rows) + newline + newline + newline,
+                           extra_config="[report]\nmax_rejected_share = 1.0\n")
+    doc = metrics_json(config)
+    issues = [(i["line"], i["column"]) for i in doc["data_quality"]["issues"]]
+    assert issues == ([(7, "score")] if bad == "eleven" else []) + [(8, "score")]
+
+
+@pytest.mark.parametrize("tail", ["\n\n", "\r\n\r\n\r\n"])
+def test_blank_lines_at_the_end_shift_nothing(tmp_path, metrics_json, tail):
+    text = "response_id,responded_at,score\nr1,2026-10-01,9\nr2,2026-10-02,x" + tail
+    config = write_project(tmp_path, text, extra_config="[report]\nmax_rejected_share = 1.0\n")
+    doc = metrics_json(config)
+    assert [(i["line"], i["column"]) for i in doc["data_quality"]["issues"]] == [(3, "score")]
+    assert doc["metrics"]["nps"]["n"] == 1
+
+
 @pytest.mark.parametrize("score, accepted", [("9.0", True), (" 9 ", True), ("9.5", False), ("ten", False),
                                               ("11", False), ("-1", False), ("", False)])
 def test_score_rules(tmp_path, metrics_json, score, accepted):
