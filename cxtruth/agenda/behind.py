@@ -89,7 +89,8 @@ def churned_accounts(accounts: pd.DataFrame, nps: pd.DataFrame | None, feedback:
     churned["tenure_months"] = ((churned["churn_date"] - churned["start_date"]).dt.days / 30.4375).round(1)
     churned["last_nps"] = None
     if nps is not None and "account_id" in nps:
-        said = nps[nps["account_id"].notna() & (nps["responded_at"] < end)].sort_values("responded_at")
+        said = nps[nps["account_id"].isin(churned["account_id"].dropna()) & (nps["responded_at"] < end)]
+        said = said.sort_values("responded_at", kind="stable")
         last = said.groupby("account_id")["score"].last()
         churned["last_nps"] = churned["account_id"].map(last)
     churned["open_feedback"] = None
@@ -107,10 +108,11 @@ def stopped_pairs(adoption: pd.DataFrame, features: list[str], month: "Month") -
     before = month.shift(-1)
     window = adoption.loc[(adoption["used_at"] >= before.start) & (adoption["used_at"] < month.end)
                           & adoption["feature"].isin(features), ["account_id", "feature", "used_at"]]
-    window = window.assign(feature=window["feature"].astype(str), now=window["used_at"] >= month.start)
+    window = window.assign(now=window["used_at"] >= month.start)
     # per account and feature over the two months: used this month at all? (no: only last month)
     used_now = window.groupby(["account_id", "feature"], observed=True, sort=False)["now"].any()
-    return used_now[~used_now].reset_index()[["account_id", "feature"]]
+    stopped = used_now[~used_now].reset_index()[["account_id", "feature"]]
+    return stopped.assign(feature=stopped["feature"].astype(str))  # the few pairs, not every event
 
 
 def stopped_using_on_engine(accounts, events, features: list[str], month: "Month") -> Table:
