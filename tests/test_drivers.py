@@ -120,3 +120,17 @@ def test_accounts_that_stopped_using_a_feature_by_hand():
     table = stopped_using(accounts, stopped_pairs(events, ["reports", "api"], Month(2026, 10)), Month(2026, 10))
     assert table.total == 1
     assert table.document()["rows"] == [{"account_id": "a2", "segment": "ENT", "mrr": 500.0, "stopped": ["api"]}]
+
+
+def test_detractors_by_segment_with_blank_segments_through_the_cli(tmp_path, metrics_json):
+    """Blank segments are common in survey exports (read as a category on the typed path): they
+    are a row of their own, "(no segment)", not a crash."""
+    (tmp_path / "nps.csv").write_text("response_id,account_id,responded_at,score,segment\n"
+                                      "r1,A1,2026-10-01,3,SMB\nr2,A2,2026-10-02,9,\nr3,A3,2026-10-03,5,\n"
+                                      "r4,A3,2026-10-04,6,\n", encoding="utf-8")
+    (tmp_path / "config.toml").write_text('[data]\ndir = "."\n', encoding="utf-8")
+    by_segment, repeat = metrics_json(tmp_path / "config.toml")["metrics"]["nps"]["accounts"]
+    assert by_segment["rows"] == [
+        {"segment": "SMB", "detractors": 1, "responses": 1, "share_pct": 100.0},
+        {"segment": "(no segment)", "detractors": 2, "responses": 3, "share_pct": 66.7}]
+    assert repeat["rows"] == [{"account_id": "A3", "detractor_responses": 2}]

@@ -194,7 +194,8 @@ def detractors(nps: pd.DataFrame, month: "Month") -> tuple[Table, Table]:
     response this month."""
     rows = nps[(nps["responded_at"] >= month.start) & (nps["responded_at"] < month.end)]
     detractor = rows["score"] <= 6
-    by_segment = pd.DataFrame({"segment": rows["segment"].fillna("(no segment)").astype(str),
+    # as text first: a segment read as a category cannot take a value it does not have
+    by_segment = pd.DataFrame({"segment": rows["segment"].astype(object).fillna("(no segment)").astype(str),
                                "detractor": detractor.astype(int)})
     share = by_segment.groupby("segment")["detractor"].agg(["sum", "count"]).reset_index()
     share.columns = ["segment", "detractors", "responses"]
