@@ -27,6 +27,20 @@ def tracked_features(window) -> list[str]:
     return window.cache["tracked_features"]
 
 
+def of_features(events, features: list[str]):
+    """The condition "the event's feature is one of ``features``" (none: no event). Written as
+    ORed equalities, not IN: DuckDB plans an IN list as a join with the list, and the two
+    queries over 10M usage events ran 25-40 % faster as a plain filter (docs/performance.md)."""
+    import functools
+    import operator
+
+    import ibis
+
+    if not features:
+        return ibis.literal(False)
+    return functools.reduce(operator.or_, (events.feature == feature for feature in features))
+
+
 def _active(table, window, i: int):
     """Whether each account of ``table`` (its start and churn dates) is active in month ``i``
     of the window: started before the month ended, not churned before it began."""
@@ -47,7 +61,7 @@ def parts(window, settings) -> dict[str, Any] | None:
     who = "account" if accounts is not None else "account_id"  # accounts.csv's row, or the id itself
     # Per account and tracked feature: whether it was used in each month of the window (one
     # pass over the events; the month-by-month counts then read these few rows).
-    tracked = dated.filter(dated.feature.isin(features) if features else ibis.literal(False))
+    tracked = dated.filter(of_features(dated, features))
     used = tracked.group_by(who, "feature").agg(**{f"in_{i}": (tracked.m == i).any() for i in range(n)})
     if accounts is not None:  # active: by start and churn dates; unknown accounts drop out here
         used = used.join(accounts, "account")

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from ..formatting import fmt_count, fmt_value
-from .adoption import tracked_features
+from .adoption import of_features, tracked_features
 from .declare import Metric, MetricSettings
 from .stats import days_from_us, pct, quantile
 
@@ -68,7 +68,7 @@ def value_parts(window, settings) -> dict[str, Any] | None:
         return None
     features = list(settings.value_features) or tracked_features(window)
     # each account's first value-feature event on or after its start date
-    valued = events.filter(events.feature.isin(features) if features else ibis.literal(False))
+    valued = events.filter(of_features(events, features))
     joined = valued.select("account", "used_at").join(accounts.select("account", "start_date"), "account").filter(
         lambda t: t.used_at >= t.start_date)
     first = joined.group_by("account", "start_date").agg(first=joined.used_at.min())
