@@ -93,6 +93,28 @@ def test_card_and_verbatims_name_the_theme(tmp_path, run):
     assert "Nothing else to say" not in text  # untagged: not among the quotes
 
 
+def test_not_counted_when_the_nps_metric_is_not_scored(tmp_path, run, metrics_json):
+    """Half of October's rows rejected (scores out of range): NPS is not scored, and neither
+    are the themes of the rows that were left; the quotes are the newest comments, as without
+    themes, and the PDF says why there are no counts."""
+    config = _exports(tmp_path)
+    with open(tmp_path / "nps.csv", "a", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows((f"x{i}", "2026-10-20", 11, "invoice again") for i in range(20))
+    doc = metrics_json(config)
+    nps, themes = doc["metrics"]["nps"], doc["metrics"]["nps"]["themes"]
+    assert nps["value"] is None and nps["data_quality"]["reason"].startswith("nps.csv had 20 of 35 rows rejected")
+    assert themes["withheld"] == nps["data_quality"]["reason"]
+    assert themes["comments"]["detractors"] == {"count": None, "previous": None}
+    assert _by_theme(themes["detractors"])["Billing"] == (None, None, None)
+    assert themes["quoted_from"] == {"detractors": [], "promoters": []}
+    out = tmp_path / "r.pdf"
+    assert run("render", "--month", "2026-10", "--config", config, "--out", out).exit_code == 0
+    text = " ".join(" ".join(p.split()) for p in pdf_text_pages(out))
+    assert "Themes not counted: nps.csv had 20 of 35 rows rejected" in text
+    assert "Billing: 4 detractor comments" not in text and "Picked from the theme" not in text
+    assert "Nothing else to say" in text  # the newest comments are quoted instead
+
+
 def test_html_escapes_comments_and_theme_names(tmp_path, run):
     config = _exports(tmp_path)
     out = tmp_path / "r.html"

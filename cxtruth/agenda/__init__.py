@@ -28,7 +28,7 @@ from .drivers import Drivers, decompose, drivers_sentence
 from .restated import Restatement, find_restatements
 from .score import ScoredMetric, score_metrics
 from ..sources import Sources
-from .verbatims import Verbatims
+from .verbatims import Verbatims, month_verbatims
 from .themes import ThemeCounts, comment_findings
 
 log = logging.getLogger("cxtruth")
@@ -307,6 +307,9 @@ def build_report(config: Config, sources: Sources, month: Month,
     quality = metric_quality(sources_quality, declared(config))
     metrics = score_metrics(config, history, month,
                             withheld={key: q.reason for key, q in quality.items() if q.reason})
+    if themes is not None and quality["nps"].reason:  # the counts rest on the NPS metric's rows
+        themes = themes.withhold(quality["nps"].reason)
+        verbatims = month_verbatims(commented, month)  # the newest, not those of themes uncounted
     log.info("computed %d metrics over %d months (%.1f s)", len(metrics), len(months), time.perf_counter() - started)
     generated_at = generated_now(config.report.timezone)
     ledger = build_ledger(sources.frame("actions"), ledger_as_of(month, generated_at.date()),

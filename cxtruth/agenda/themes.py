@@ -185,9 +185,21 @@ class ThemeCounts:
     themes: dict[str, list[ThemeCount]]
     untagged: dict[str, ThemeCount]
     quoted_from: dict[str, list[str]] = field(default_factory=dict)  # themes the verbatims are picked from
+    # Why there are no counts: the NPS metric is not scored (too many of its rows rejected, a
+    # column missing...), and counts of the rows left would read as a finding (decision 76).
+    withheld: str | None = None
 
     def grown(self, group: str = "detractors", limit: int = MAX_CARD_THEMES) -> list[ThemeCount]:
         return [t for t in self.themes[group] if t.grew][:limit]
+
+    def withhold(self, reason: str) -> "ThemeCounts":
+        """The same themes with no counts, and why: what a metric that is not scored shows."""
+        def none(t: ThemeCount) -> ThemeCount:
+            return ThemeCount(t.theme, None, None)
+
+        return ThemeCounts({g: none(c) for g, c in self.comments.items()},
+                           {g: [none(t) for t in ts] for g, ts in self.themes.items()},
+                           {g: none(t) for g, t in self.untagged.items()}, {g: [] for g in GROUPS}, reason)
 
     def document(self) -> dict:
         return {
@@ -195,6 +207,7 @@ class ThemeCounts:
             **{g: [t.document() for t in self.themes[g]] for g in GROUPS},
             "untagged": {g: {k: v for k, v in t.document().items() if k != "theme"} for g, t in self.untagged.items()},
             "quoted_from": self.quoted_from,
+            "withheld": self.withheld,
         }
 
 
