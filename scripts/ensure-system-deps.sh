@@ -7,14 +7,20 @@ for lib in libpango-1.0.so.0 libpangoft2-1.0.so.0 libharfbuzz.so.0 libharfbuzz-s
   ldconfig -p | grep -q "$lib" || missing+=("$lib")
 done
 fc-list 2>/dev/null | grep -qi "DejaVu Sans" || missing+=("DejaVu fonts")
+# Customers write in every script: without a font that has its letters, a comment prints as boxes.
+# DejaVu covers Latin, Greek, Cyrillic, Hebrew and Arabic; Droid Sans Fallback (2 MB) Chinese,
+# Japanese and Korean; Noto (12 MB) Devanagari, Thai and the other scripts.
+[ -n "$(fc-list :lang=ja 2>/dev/null)" ] || missing+=("a CJK font")
+[ -n "$(fc-list :lang=hi 2>/dev/null)" ] && [ -n "$(fc-list :lang=th 2>/dev/null)" ] || missing+=("Noto fonts")
 [ ${#missing[@]} -eq 0 ] && exit 0
-echo "Installing WeasyPrint's system libraries (missing: ${missing[*]})"
+echo "Installing WeasyPrint's system libraries and fonts (missing: $(IFS=,; echo "${missing[*]}"))"
 if command -v apt-get >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core >/dev/null
+    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core \
+    fonts-droid-fallback fonts-noto-core >/dev/null
 else
-  echo "Install Pango >= 1.44 and the DejaVu fonts with your package manager." >&2
+  echo "Install Pango >= 1.44, the DejaVu fonts, a CJK font and the Noto fonts with your package manager." >&2
   exit 1
 fi
