@@ -169,17 +169,31 @@ def test_library_api_matches_cli(handcalc, doc):
 
 
 def test_usage_months_outside_the_window(handcalc):
-    """A month beyond every usage event: accounts without a churn date are still active, and
-    none of them used a feature (0 %, not no data: the base is known)."""
+    """A month beyond every usage event is one the export does not cover: no data, not 0 %
+    (decision 77), though accounts without a churn date are still active then. The months
+    with events keep their numbers."""
     from cxtruth.sources import load_sources
 
     config = Config.from_file(handcalc)
     sources = load_sources(config)
-    frames = {k: sources.frame(k) for k in sources.results}
-    later = Month(2031, 1)
-    spanned = compute_month(MetricInputs.from_frames(config, frames), later)["feature_adoption"]
-    assert spanned["active_accounts"] > 0  # accounts without a churn date are still active
-    assert set(spanned["per_feature"].values()) == {0.0}
+    inputs = MetricInputs.from_frames(config, {k: sources.frame(k) for k in sources.results})
+    for month in (Month(2031, 1), Month(2026, 8)):  # after every event, before the first
+        adoption = compute_month(inputs, month)["feature_adoption"]
+        assert (adoption["value"], adoption["active_accounts"], adoption["per_feature"]) == (None, None, {})
+        assert compute_month(inputs, month)["onboarding_engagement"]["value"] is None
+    assert compute_month(inputs, Month(2026, 10))["feature_adoption"]["value"] is not None
+
+
+def test_a_usage_export_without_rows_is_no_data_not_zero(tmp_path, metrics_json):
+    """adoption.csv with its header only, beside accounts that are active: adoption and
+    onboarding have no number (they would read 0 % off track, resting on nothing)."""
+    (tmp_path / "accounts.csv").write_text("account_id,segment,start_date,churn_date,mrr\n"
+                                           "a1,SMB,2025-01-01,,10\na2,SMB,2026-09-10,,10\n", encoding="utf-8")
+    (tmp_path / "adoption.csv").write_text("account_id,feature,used_at\n", encoding="utf-8")
+    (tmp_path / "config.toml").write_text('[data]\ndir = "."\n', encoding="utf-8")
+    doc = metrics_json(tmp_path / "config.toml")
+    for key in ("feature_adoption", "onboarding_engagement", "time_to_value"):
+        assert (doc["metrics"][key]["value"], doc["metrics"][key]["status"]) == (None, "no_data"), key
 
 
 def test_cohort_and_first_value_edges(tmp_path, metrics_json):

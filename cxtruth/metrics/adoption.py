@@ -27,6 +27,24 @@ def tracked_features(window) -> list[str]:
     return window.cache["tracked_features"]
 
 
+def event_months(window):
+    """Usage events per month of the window (``m``, ``n``; a month without any has no row).
+    A month without a single usage event is one the export does not cover: adoption and
+    onboarding have no number for it, never 0 % (decision 77)."""
+    if "event_months" not in window.cache:
+        from ibis import _
+
+        events = window.table("adoption")
+        dated = events.mutate(m=window.month_of(events.used_at)).filter(_.m.notnull())
+        window.cache["event_months"] = window.execute(dated.group_by("m").agg(n=_.count()))
+    return window.cache["event_months"]
+
+
+def has_events(parts, name: str = "events") -> bool:
+    """Whether a month's parts hold any usage event."""
+    return bool(len(parts[name])) and int(parts[name]["n"].sum()) > 0
+
+
 def of_features(events, features: list[str]):
     """The condition "the event's feature is one of ``features``" (none: no event). Written as
     ORed equalities, not IN: DuckDB plans an IN list as a join with the list, and the two
@@ -76,7 +94,7 @@ def parts(window, settings) -> dict[str, Any] | None:
             segment=ibis.null("string"))
         active = seen.agg(**{f"used_{i}": seen[f"in_{i}"].sum() for i in range(n)}).mutate(
             segment=ibis.null("string"))
-    return {"features": features,
+    return {"features": features, "events": event_months(window),
             "active": _by_month(window.execute(active), ["segment"], "n"),
             "used": _by_month(window.execute(counts), ["segment", "feature"], "used")}
 
@@ -100,7 +118,7 @@ def _adoption(features: list[str], used, total: int) -> tuple[float | None, dict
 
 
 def value(parts, settings) -> dict[str, Any]:
-    if parts is None:
+    if parts is None or not has_events(parts):
         return {"value": None, "active_accounts": None, "per_feature": {}, "segments": {}}
     features, active, used = parts["features"], parts["active"], parts["used"]
     total = int(active["n"].sum())

@@ -201,6 +201,7 @@ class MonthParts:
 
     month: Month
     rows: dict[str, "pd.DataFrame"]
+    first_in_window: bool = False  # the oldest month computed: the month before it was not
 
     def __getitem__(self, name: str) -> "pd.DataFrame":
         return self.rows[name]
@@ -221,7 +222,7 @@ def compute(config: Any, metrics: list[Any], frames: dict[str, "pd.DataFrame | N
         for position, month in enumerate(window.months):
             parts = None if results is None else MonthParts(month, {
                 name: whole if by_month is None else by_month.get(position, whole)
-                for name, (by_month, whole) in results.items()})
+                for name, (by_month, whole) in results.items()}, position == 0)
             out[month][metric.key] = flag_low_sample(metric, metric.value(parts, own), own.min_sample)
     return out
 

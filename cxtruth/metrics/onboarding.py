@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from ..formatting import fmt_count, fmt_value
-from .adoption import of_features, tracked_features
+from .adoption import event_months, has_events, of_features, tracked_features
 from .declare import Metric, MetricSettings
 from .stats import days_from_us, pct, quantile
 
@@ -39,12 +39,17 @@ def engagement_parts(window, settings) -> dict[str, Any] | None:
     # whole days since the start (a midnight), from the engine's exact microseconds: no zone involved
     day = first_days.used_at.delta(first_days.start_date, unit="microsecond") // 86_400_000_000
     days = first_days.group_by("m", "account").agg(days=day.nunique())
+    # the cohort's 30 days run through the month before and this one: both must hold events
+    events_before = event_months(window).assign(m=lambda f: f["m"] + 1)
     return {"cohort": cohort.group_by("m").agg(n=_.count()),
-            "engaged": days.filter(days.days >= settings.min_active_days).group_by("m").agg(n=_.count())}
+            "engaged": days.filter(days.days >= settings.min_active_days).group_by("m").agg(n=_.count()),
+            "events": event_months(window), "events_before": events_before}
 
 
 def engagement_value(parts, settings) -> dict[str, Any]:
-    if parts is None:
+    # the window's first month: its month before is not counted, so only its own events are asked
+    before = parts is None or parts.first_in_window or has_events(parts, "events_before")
+    if parts is None or not has_events(parts) or not before:
         return {"value": None, "cohort": None, "engaged": None}
     cohort = int(parts["cohort"]["n"].sum())
     if not cohort:
