@@ -317,7 +317,7 @@ def validate(config_path):
             click.echo(f"{name:<10} absent {result.path}" + ("" if result.note else " (optional)"))
             continue
         span = result.date_range()
-        dates = f"{span[0]:%Y-%m-%d} .. {span[1]:%Y-%m-%d}" if span and not _is_nat(span[0]) else "no dates"
+        dates = f"{span[0]:%Y-%m-%d} .. {span[1]:%Y-%m-%d}" if span else "no dates"
         gate = quality[name]
         word = "FAILED" if gate.weakened or gate.emptied else "ok"
         failed = failed or gate.emptied
@@ -374,10 +374,6 @@ def init(folder, config_path):
     for path in unknown:
         click.echo(f"{'?':<10} {path.name}: not recognised")
     click.echo(f"Wrote {target}. Decide what it marks DECIDE, then run: cxtruth validate --config {target}")
-
-
-def _is_nat(value) -> bool:
-    return value != value  # NaT, like NaN, is not equal to itself
 
 
 def _echo_rows(rows, prefix: str, shown: int = 5) -> None:

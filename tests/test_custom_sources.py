@@ -238,3 +238,17 @@ def test_the_sample_config_reads_its_custom_sources(tmp_path, run):
     assert str(tickets["first_reply_minutes"].dtype) == "Int64"
     assert tickets["solved_at"].notna().mean() > 0.8
     assert set(sources.frame("csat")["rating"].dropna()) == {1, 2, 3, 4, 5}
+
+
+def test_a_time_column_blank_in_every_row(tmp_path, run):
+    """No row has a date: no range ("no dates"), the report is a draft, nothing crashes."""
+    config = project(tmp_path, "Response ID,Submitted,Rating (1-5),comment\nC1,,4,\nC2,,5,\n")
+    checked = run("validate", "--config", config)
+    assert re.search(r"^csat\s+ok\s+2 rows,\s+0 rejected, no dates$", checked.stdout, re.M), checked.output
+    done = run("metrics", "--month", "2026-10", "--config", config, "--json")
+    assert done.exit_code == 0 and "Traceback" not in done.output, done.output
+    doc = json.loads(done.stdout)
+    assert (doc["data_quality"]["sources"]["csat"]["first"], doc["data_quality"]["sources"]["csat"]["last"]) == (None, None)
+    assert doc["draft"] is True
+    rendered = run("render", "--month", "2026-10", "--config", config, "--out", tmp_path / "r.pdf")
+    assert rendered.exit_code == 0, rendered.output

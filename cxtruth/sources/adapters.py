@@ -92,7 +92,8 @@ class SourceResult:
         return self.rejected - self.superseded
 
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-        """Earliest and latest value of the source's time column (kept: two passes over 10M rows)."""
+        """Earliest and latest value of the source's time column (kept: two passes over 10M rows);
+        None when no accepted row has one (no rows, or the column blank in every row)."""
         if self._date_range is None:
             column = self.time_column or (SOURCES[self.name].time_column if self.name in SOURCES else None)
             if self.table is not None and column is not None:  # one aggregate on the engine
@@ -116,7 +117,7 @@ class SourceResult:
             bounds = pc.min_max(pa.array(stamps))
             low, high = bounds["min"].as_py(), bounds["max"].as_py()  # None when nothing is left
             self._date_range = (pd.NaT, pd.NaT) if low is None else (pd.Timestamp(low), pd.Timestamp(high))
-        return self._date_range
+        return None if pd.isna(self._date_range[0]) else self._date_range
 
 
 @dataclass(frozen=True)
