@@ -93,6 +93,17 @@ def test_a_month_without_rows_is_no_data_never_zero(tmp_path, metrics_json):
     assert got["email_items"]["n"] == 0 and got["open_share"]["denominator"] == 0
 
 
+def test_a_mean_beyond_the_largest_float_is_no_data_not_a_crash(tmp_path, metrics_json, run):
+    """Two accepted cells of 1.7e308 days: their sum overflows to infinity, which is no value
+    (JSON has no infinity, a chart no axis for it)."""
+    folder = tmp_path / "huge"
+    config = write(folder, metric("mean_hours", "mean", 'value = "days(closed_at - received_at) * 1.7e308"',
+                                  target=72, warn=96, direction="lower"))
+    got = metrics_json(config)["metrics"]["mean_hours"]
+    assert (got["value"], got["status"]) == (None, "no_data")
+    assert run("render", "--month", "2026-10", "--config", config, "--out", folder / "r.pdf").exit_code == 0
+
+
 def test_a_custom_metrics_action_is_accepted(tmp_path, metrics_json):
     actions = ("action_id,title,owner,metric,opened,due,status,closed\n"
                "A-1,Close chat items within a week,Support,within_week,2026-10-01,2026-12-31,open,\n")

@@ -223,8 +223,22 @@ def compute(config: Any, metrics: list[Any], frames: dict[str, "pd.DataFrame | N
             parts = None if results is None else MonthParts(month, {
                 name: whole if by_month is None else by_month.get(position, whole)
                 for name, (by_month, whole) in results.items()}, position == 0)
-            out[month][metric.key] = flag_low_sample(metric, metric.value(parts, own), own.min_sample)
+            out[month][metric.key] = flag_low_sample(metric, finite(metric.value(parts, own)), own.min_sample)
     return out
+
+
+def finite(result: Any) -> Any:
+    """``result`` with every float that is not a number (infinity, NaN) made None: a mean of
+    cells near the largest float overflows, and no value at all is the honest answer."""
+    import math
+
+    if isinstance(result, dict):
+        return {key: finite(value) for key, value in result.items()}
+    if isinstance(result, list):
+        return [finite(value) for value in result]
+    if isinstance(result, float) and not math.isfinite(result):
+        return None
+    return result
 
 
 def _result(window: Window, expr: Any) -> tuple[dict[int, Any] | None, Any]:
