@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Kind = Literal["text", "datetime", "date", "int", "number", "bool"]
+MAX_MRR = 1e15
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,9 @@ SOURCES: dict[str, SourceSpec] = {
             # CRMs carry signed-but-not-started contracts and notice already given.
             Column("start_date", "date", future_ok=True),
             Column("churn_date", "date", required=False, nullable=True, future_ok=True),
-            Column("mrr", "number", required=False, nullable=True, low=0),
+            # At most 10^15 a month (no account pays that, in any currency): the exact sum of
+            # every account's MRR then fits the engine's DECIMAL(38, 6) (decision 78).
+            Column("mrr", "number", required=False, nullable=True, low=0, high=MAX_MRR),
         ),
         unique_key=("account_id",),
         time_column="start_date",

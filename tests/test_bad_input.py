@@ -470,3 +470,14 @@ def test_parquet_with_a_list_column_or_damaged_bytes(tmp_path, run):
     good = parquet(pa.table({"response_id": ["r1"], "responded_at": ["2026-10-01"], "score": [9]}))
     line = fails(run, project(tmp_path, {"nps.parquet": good[:-20] + b"\x0e" * 12 + good[-8:]}, options), 4)
     assert line.startswith("Error: nps.parquet: cannot be read as a Parquet file: ") and line.isprintable()
+
+
+def test_an_mrr_beyond_any_account_is_a_rejected_row_not_a_stopped_run(tmp_path, run):
+    """10^32 a month: accepted, it would overflow the exact sum of MRR and stop every metric;
+    rejected, it is named and the rest of the report stands (decision 78)."""
+    accounts = ("account_id,segment,start_date,churn_date,mrr\n" + "".join(
+        f"A{i},SMB,2025-01-01,,{100 + i}\n" for i in range(40)) + "A99,SMB,2025-01-01,2026-10-15,1e32\n")
+    doc = data_quality(run, project(tmp_path, {"accounts.csv": accounts}, "max_rejected_share = 0.05"))
+    assert named(doc["data_quality"]["issues"]) == [("accounts.csv", 42, "mrr", "1e32")]
+    assert "mrr must be a plain number >= 0 and at most 1e15" in doc["data_quality"]["issues"][0]["reason"]
+    assert doc["metrics"]["revenue_churn"]["value"] == 0.0 and doc["metrics"]["logo_churn"]["value"] == 0.0

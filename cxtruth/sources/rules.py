@@ -139,8 +139,9 @@ def expectation(column: Column, source: SourceConfig) -> str:
         return f"{name} must be a whole number {column.low:g}..{column.high:g}"
     if column.kind == "number":
         low = f" >= {column.low:g}" if column.low is not None else ""
+        high = f" and at most {column.high:.0e}".replace("e+", "e") if column.high is not None else ""
         sep = "decimal comma" if source.decimal == "," else "decimal point"
-        return f"{name} must be a plain number{low} (with a {sep}, no currency or thousands marks)"
+        return f"{name} must be a plain number{low}{high} (with a {sep}, no currency or thousands marks)"
     return f"{name} must be true/false, yes/no, y/n or 1/0"
 
 
