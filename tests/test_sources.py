@@ -158,5 +158,5 @@ def test_date_range_skips_missing_times():
         return SourceResult("nps", Path("nps.csv"), "read", frame=frame).date_range()
 
     assert span(["2026-01-01 10:00", None, "2025-01-01 00:00"]) == (pd.Timestamp("2025-01-01"), pd.Timestamp("2026-01-01 10:00"))
-    assert all(pd.isna(t) for t in span([None, None]))
+    assert span([None, None]) is None  # no dated row: no range, as for no row
     assert span([]) is None

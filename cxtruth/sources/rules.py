@@ -139,7 +139,7 @@ def expectation(column: Column, source: SourceConfig) -> str:
         return f"{name} must be a whole number {column.low:g}..{column.high:g}"
     if column.kind == "number":
         low = f" >= {column.low:g}" if column.low is not None else ""
-        high = f" and at most {column.high:.0e}".replace("e+", "e") if column.high is not None else ""
+        high = f" and at most {column.high:g}".replace("e+", "e") if column.high is not None else ""
         sep = "decimal comma" if source.decimal == "," else "decimal point"
         return f"{name} must be a plain number{low}{high} (with a {sep}, no currency or thousands marks)"
     return f"{name} must be true/false, yes/no, y/n or 1/0"
@@ -209,8 +209,9 @@ def table_rules(spec: SourceSpec, table, source: SourceConfig, config: Config) -
 
 def _within(column: Column) -> str:
     """A typed column's range, as a table's rejected row's reason says it (no cell to misread)."""
-    if column.low is not None and column.high is not None:
-        return f"{column.name} must be {column.low:g}..{column.high:g}"
-    if column.low is not None:
-        return f"{column.name} must be >= {column.low:g}"
-    return f"{column.name} must be <= {column.high:g}"
+    low, high = (None if x is None else f"{x:g}".replace("e+", "e") for x in (column.low, column.high))
+    if low is not None and high is not None:
+        return f"{column.name} must be {low}..{high}"
+    if low is not None:
+        return f"{column.name} must be >= {low}"
+    return f"{column.name} must be <= {high}"
