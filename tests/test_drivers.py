@@ -60,6 +60,18 @@ def test_rows_without_a_segment_are_a_segment_of_their_own():
     assert d.rate + d.mix == pytest.approx(3.0)
 
 
+def test_a_segment_named_like_the_blank_rows_takes_them_in():
+    # An export's own segment "(no segment)" of 40 accounts, and 10 with none: one part of 50.
+    # Before: whole 4 % of 200 (8), SMB 2 % of 150 (3), "(no segment)" 5 % of 40 (2) -> blank 3 of 10.
+    # Now: whole 5 % of 200 (10), SMB 2 % of 150 (3), "(no segment)" 10 % of 40 (4) -> blank 3 of 10.
+    before = _churn(4.0, 200, {"SMB": (2.0, 150), NO_SEGMENT: (5.0, 40)})
+    now = _churn(5.0, 200, {"SMB": (2.0, 150), NO_SEGMENT: (10.0, 40)})
+    d = decompose(now, before, "base", "proportion")
+    parts = {p.segment: p for p in d.parts}
+    assert (parts[NO_SEGMENT].value_before, parts[NO_SEGMENT].value_now) == (pytest.approx(10.0), pytest.approx(14.0))
+    assert sum(p.rate + p.mix for p in d.parts) == pytest.approx(1.0)  # exactly the change
+
+
 def test_a_segment_new_this_month_moves_the_mix_only():
     before = _churn(2.0, 100, {"SMB": (2.0, 100)})
     now = _churn(3.0, 200, {"SMB": (2.0, 100), "ENT": (4.0, 100)})

@@ -147,6 +147,9 @@ def test_feature_adoption_per_segment_follows_the_formula(tmp_path_factory, acco
                for k, f in enumerate(features)}
         return sum(per.values()) / len(per), per
 
+    if not events:  # a month without any usage event: no number (decision 77)
+        assert (adoption["value"], adoption["active_accounts"], adoption["per_feature"]) == (None, None, {})
+        return
     active = [i for i, (_, early, _) in enumerate(accounts) if early]
     value, per_feature = formula(active)
     assert adoption["active_accounts"] == len(active)

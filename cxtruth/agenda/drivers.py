@@ -80,7 +80,11 @@ def _segments(extras: dict[str, Any], size_key: str) -> dict[str, tuple[float, i
             out[name] = (float(entry["value"]), int(n))
     rest = int(size) - sum(n for _, n in out.values())
     if rest > 0:
-        out[NO_SEGMENT] = ((value * size - sum(v * n for v, n in out.values())) / rest, rest)
+        total = value * size - sum(v * n for v, n in out.values())
+        if NO_SEGMENT in out:  # an export's own segment of that name: the blank rows join it
+            v, n = out[NO_SEGMENT]
+            total, rest = total + v * n, rest + n
+        out[NO_SEGMENT] = (total / rest, rest)
     return out
 
 
