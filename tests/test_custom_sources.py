@@ -252,3 +252,11 @@ def test_a_time_column_blank_in_every_row(tmp_path, run):
     assert doc["draft"] is True
     rendered = run("render", "--month", "2026-10", "--config", config, "--out", tmp_path / "r.pdf")
     assert rendered.exit_code == 0, rendered.output
+
+
+def test_blank_lines_are_no_rows_in_a_source_without_a_key(tmp_path):
+    """Nothing is required in a key-less custom source: a blank line must still be no row."""
+    config = project(tmp_path, "Response ID,Submitted,Rating (1-5),comment\nC1,2026-10-01 09:00,4,\n\n"
+                               "C2,2026-10-02 09:00,5,\n\n", CSAT_CONFIG.replace('key = "response_id"\n', ""))
+    csat, result = frame(config)
+    assert len(csat) == 2 and result.rows_read == 2 and result.set_aside == 0

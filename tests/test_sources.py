@@ -84,7 +84,7 @@ def test_ragged_row_is_rejected_and_later_lines_stay_right(tmp_path, metrics_jso
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
-@pytest.mark.parametrize("bad", ["eleven", "9"])  # a bad cell (text path) or none (typed path)
+@pytest.mark.parametrize("bad", ["eleven", "9"])  # two bad cells, or one
 def test_blank_lines_between_records_count_as_spreadsheet_rows(tmp_path, metrics_json, newline, bad):
     rows = ["response_id,responded_at,score", "r1,2026-10-01,9", "", "r2,2026-10-02,8", "", "",
             f"r3,2026-10-03,{bad}", "r4,2026-10-04,zero"]
@@ -102,6 +102,12 @@ def test_blank_lines_at_the_end_shift_nothing(tmp_path, metrics_json, tail):
     doc = metrics_json(config)
     assert [(i["line"], i["column"]) for i in doc["data_quality"]["issues"]] == [(3, "score")]
     assert doc["metrics"]["nps"]["n"] == 1
+
+
+def test_a_clean_file_ending_in_blank_lines_sets_nothing_aside(tmp_path, metrics_json):
+    config = write_project(tmp_path, "response_id,responded_at,score\nr1,2026-10-01,9\nr2,2026-10-02,7\n\n\n")
+    nps = metrics_json(config)["data_quality"]["sources"]["nps"]
+    assert (nps["rows_read"], nps["accepted"], nps["set_aside"]) == (2, 2, 0)
 
 
 @pytest.mark.parametrize("score, accepted", [("9.0", True), (" 9 ", True), ("9.5", False), ("ten", False),

@@ -27,7 +27,7 @@ from .dates import parse_timestamps, zone_in_header
 from .parse import parse_booleans, parse_integers, parse_numbers
 from .csvplan import plan
 from .jsonlines import is_json_lines
-from .reader import BlankLineInside, not_a_file, read_csv, read_parquet
+from .reader import not_a_file, read_csv, read_parquet
 from .rules import broken_rows
 from .rows import needs_rows_path, read_rows
 from .workbook import check_kind
@@ -341,9 +341,14 @@ def _read_source(name: str, config: Config, account_ids: pd.Series | None) -> So
     if options.sheet is not None and kind != "workbook":
         raise DataError(f"sources.{name}.sheet: {path.name} is not a workbook, so it has no sheets",
                         hint="remove sheet, or point path at the workbook")
-    by_rows = partial(_read_by_rows, name, path, kind, source, config, account_ids)
     if kind in ("json", "workbook") or (kind == "text" and not source.parquet and needs_rows_path(path, options)):
-        return by_rows()
+        rows = read_rows(path, "csv" if kind == "text" else kind, options, source.wanted, name)
+        # A workbook's number cells are numbers, written out with a point: no decimal mark to apply.
+        settings = source.config.model_copy(update={"decimal": ".", "thousands": None}) if kind == "workbook" \
+            else source.config
+        result = _validated(name, path, spec, rows.raw, None, settings, config, account_ids)
+        result.set_aside, result.filtered = rows.set_aside, rows.filtered
+        return result
     if source.parquet:
         read = partial(read_parquet, path, wanted=source.wanted, source=name)
         raw = read(typed=partial(parquet_types, spec) if name != "actions" else None)
@@ -351,24 +356,8 @@ def _read_source(name: str, config: Config, account_ids: pd.Series | None) -> So
     read = partial(read_csv, path, **source.csv_options())
     # The fast path: Arrow parses typed columns while reading; if every row then
     # passes every rule, no cell needs naming and the text path is never taken.
-    try:
-        raw = read(types=source.type_chooser())
-    except BlankLineInside:  # the rows after it are numbered as a spreadsheet shows them
-        return by_rows()
+    raw = read(types=source.type_chooser())
     return _validated(name, path, spec, raw, read, source.config, config, account_ids)
-
-
-def _read_by_rows(name: str, path: Path, kind: str, source, config: Config,
-                  account_ids: pd.Series | None) -> SourceResult:
-    """A source read line by line (`rows.read_rows`): a layout, filter or blank lines the Arrow
-    reader does not number as a spreadsheet does, a workbook, JSON lines."""
-    rows = read_rows(path, "csv" if kind == "text" else kind, source.config.row_options, source.wanted, name)
-    # A workbook's number cells are numbers, written out with a point: no decimal mark to apply.
-    settings = source.config.model_copy(update={"decimal": ".", "thousands": None}) if kind == "workbook" \
-        else source.config
-    result = _validated(name, path, source.spec, rows.raw, None, settings, config, account_ids)
-    result.set_aside, result.filtered = rows.set_aside, rows.filtered
-    return result
 
 
 def _validated(name: str, path: Path, spec: SourceSpec, raw, read, source_config: SourceConfig,

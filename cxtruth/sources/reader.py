@@ -14,7 +14,6 @@ import re
 import stat
 import sys
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, NoReturn
 
@@ -289,35 +288,6 @@ def _quiet_undecodable_rows() -> None:
     sys.unraisablehook = hook
 
 
-class BlankLineInside(Exception):
-    """A blank line with a record after it: a spreadsheet numbers that line, so every later
-    row's line would be off by one here. The line-by-line reader (`rows.read_rows`) takes
-    the file instead. Not a mistake in the export: never shown to a user."""
-
-
-def _blank_lines(path: Path, empty: list) -> None:
-    """Raise BlankLineInside if an Arrow read met empty lines (``empty``) and one is not at the
-    end of the file (blank lines at the very end shift no row's number). Arrow is told not to
-    skip empty lines, so a clean file costs nothing here; only a file with empty lines is
-    searched for where they are."""
-    if empty and blank_line_inside(path):
-        raise BlankLineInside(path.name)
-
-
-def blank_line_inside(path: Path) -> bool:
-    """Whether ``path`` has a blank line with a record after it."""
-    import mmap
-
-    try:
-        with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            end = len(data)
-            while end > 0 and data[end - 1:end] in (b"\n", b"\r", b" ", b"\t"):
-                end -= 1
-            return any(0 <= data.find(blank) < end - 1 for blank in (b"\n\n", b"\n\r\n"))
-    except (OSError, ValueError):  # empty or unmappable: the Arrow reader says what is wrong
-        return False
-
-
 # Arrow's blocks: a row must fit in one. 16 MiB, as on the typed path; a longer row is
 # read again with blocks this large before the file is refused.
 _BLOCK = 16 << 20
@@ -325,13 +295,11 @@ _LARGEST_BLOCK = 256 << 20
 
 
 def _read_arrow(path: Path, encoding: str, delimiter: str, headers: list[str],
-                newlines_in_values: bool, threads: bool, block_size: int = _BLOCK, see_empty: bool = True):
+                newlines_in_values: bool, threads: bool, block_size: int = _BLOCK):
     ragged: list = []
-    empty: list = []
 
     def on_invalid(row) -> str:
-        (empty if not row.text.strip("\r\n") else ragged).append(
-            (row.number, row.text, row.expected_columns, row.actual_columns))
+        ragged.append((row.number, row.text, row.expected_columns, row.actual_columns))
         return "skip"
 
     on_invalid._cxtruth_rows = True
@@ -340,8 +308,7 @@ def _read_arrow(path: Path, encoding: str, delimiter: str, headers: list[str],
         path,
         read_options=pacsv.ReadOptions(encoding=encoding, use_threads=threads, block_size=block_size),
         parse_options=pacsv.ParseOptions(
-            delimiter=delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=on_invalid,
-            ignore_empty_lines=not see_empty,
+            delimiter=delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=on_invalid
         ),
         convert_options=pacsv.ConvertOptions(
             include_columns=headers,
@@ -350,7 +317,6 @@ def _read_arrow(path: Path, encoding: str, delimiter: str, headers: list[str],
             quoted_strings_can_be_null=False,
         ),
     )
-    _blank_lines(path, empty)
     return table, ragged
 
 
@@ -363,9 +329,6 @@ class _Layout:
     arrow_encoding: str
     column_types: dict[str, pa.DataType] | None  # by header; None: text only
     date_patterns: tuple[str, ...] = ()  # strptime patterns the typed read tries before ISO 8601
-    # One field per line: Arrow reads an empty line as a record with one blank field, so
-    # empty lines are skipped and looked for before reading (rare: a list of ids).
-    one_field: bool = False
 
 
 def _layout(path: Path, encoding: str, delimiter: str, wanted: dict[str, tuple[str, bool]],
@@ -380,7 +343,7 @@ def _layout(path: Path, encoding: str, delimiter: str, wanted: dict[str, tuple[s
     arrow_encoding = "utf8" if codecs.lookup(encoding).name == "utf-8" else encoding
     chosen = types(found, _sample_rows(sample, delimiter, header)) if types else None
     column_types = {found[c]: t for c, t in chosen.items()} if chosen else None
-    return _Layout(found, read_headers, arrow_encoding, column_types, tuple(date_patterns), len(header) == 1)
+    return _Layout(found, read_headers, arrow_encoding, column_types, tuple(date_patterns))
 
 
 def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tuple[str, bool]],
@@ -395,12 +358,9 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
     """
     layout = _layout(path, encoding, delimiter, wanted, source, types, date_patterns)
     found, read_headers, arrow_encoding = layout.found, layout.read_headers, layout.arrow_encoding
-    if layout.one_field and blank_line_inside(path):
-        raise BlankLineInside(path.name)
-    see_empty = not layout.one_field
     if layout.column_types:
         typed = _read_typed(path, arrow_encoding, delimiter, read_headers, newlines_in_values,
-                            layout.column_types, layout.date_patterns, see_empty)
+                            layout.column_types, layout.date_patterns)
         if typed is not None and typed.num_rows:
             lines = ConsecutiveLines(2, typed.num_rows)
             _refuse_unclosed_quote(path, typed, lines, [], encoding, delimiter)
@@ -410,7 +370,7 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
     while True:
         try:
             table, ragged = _read_text(path, arrow_encoding, delimiter, read_headers, newlines_in_values,
-                                       block_size, see_empty)
+                                       block_size)
             break
         except pa.ArrowInvalid as exc:
             message = str(exc)
@@ -447,15 +407,14 @@ def read_csv(path: Path, *, encoding: str, delimiter: str, wanted: dict[str, tup
 
 
 def _read_text(path: Path, encoding: str, delimiter: str, headers: list[str], newlines_in_values: bool,
-               block_size: int, see_empty: bool = True):
-    read = partial(_read_arrow, path, encoding, delimiter, headers, block_size=block_size, see_empty=see_empty)
-    table, ragged = read(newlines_in_values, True)
+               block_size: int):
+    table, ragged = _read_arrow(path, encoding, delimiter, headers, newlines_in_values, True, block_size)
     if ragged and not newlines_in_values:
         # A quoted newline looks like a broken row to the fast parser: read properly.
-        table, ragged = read(True, True)
+        table, ragged = _read_arrow(path, encoding, delimiter, headers, True, True, block_size)
     if ragged:
         # Row numbers are only known single-threaded; this is the rare path.
-        table, ragged = read(True, False)
+        table, ragged = _read_arrow(path, encoding, delimiter, headers, True, False, block_size)
     return table, ragged
 
 
@@ -510,31 +469,17 @@ def _sample_rows(sample: str, delimiter: str, header: list[str]) -> dict[str, li
 
 
 def _read_typed(path: Path, encoding: str, delimiter: str, headers: list[str], newlines_in_values: bool,
-                types: dict[str, pa.DataType], date_patterns: tuple[str, ...] = (),
-                see_empty: bool = True) -> pa.Table | None:
+                types: dict[str, pa.DataType], date_patterns: tuple[str, ...] = ()) -> pa.Table | None:
     """The columns parsed to ``types`` by Arrow, or None if any cell or row does not fit. With
     ``date_patterns``, the date columns are read as text and parsed by `_parse_dates`."""
     dated = {h: t for h, t in types.items() if pa.types.is_timestamp(t)} if date_patterns else {}
     types = {**types, **{h: pa.large_string() for h in dated}}
-    empty: list = []
-
-    def on_invalid(row) -> str:  # an empty line is set aside and looked at below; any other: not this path
-        if row.text.strip("\r\n"):
-            return "error"
-        empty.append(row.number)
-        return "skip"
-
-    on_invalid._cxtruth_rows = True  # a row of bad bytes cannot be decoded for it: not printed
-    _quiet_undecodable_rows()
     try:
         table = pacsv.read_csv(
             path,
             # 16 MiB blocks, not 1 MiB: fewer, larger chunks for every later step (measured).
             read_options=pacsv.ReadOptions(encoding=encoding, use_threads=True, block_size=16 << 20),
-            # Empty lines are not skipped unseen: each is an invalid row (a record of one field),
-            # so a clean file needs no separate search for them (0.55 s for 357 MB).
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines_in_values,
-                                             ignore_empty_lines=not see_empty, invalid_row_handler=on_invalid),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines_in_values),
             convert_options=pacsv.ConvertOptions(
                 include_columns=headers,
                 # large_string: the layout pandas keeps text in, so handing columns over copies nothing
@@ -545,7 +490,6 @@ def _read_typed(path: Path, encoding: str, delimiter: str, headers: list[str], n
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, LookupError, OSError):
         return None  # the text path reads it again and says why
-    _blank_lines(path, empty)
     if dated:
         return _parse_dates(table, dated, date_patterns)
     return table
