@@ -146,3 +146,17 @@ def test_detractors_by_segment_with_blank_segments_through_the_cli(tmp_path, met
         {"segment": "SMB", "detractors": 1, "responses": 1, "share_pct": 100.0},
         {"segment": "(no segment)", "detractors": 2, "responses": 3, "share_pct": 66.7}]
     assert repeat["rows"] == [{"account_id": "A3", "detractor_responses": 2}]
+
+
+def test_no_list_behind_a_metric_without_a_number(tmp_path, metrics_json):
+    """Usage events end in September: October's adoption has no number (decision 77), so no
+    account is listed as having stopped using anything."""
+    (tmp_path / "accounts.csv").write_text("account_id,segment,start_date,churn_date,mrr\n"
+                                           "a1,SMB,2025-01-01,,10\na2,ENT,2025-01-01,,20\n", encoding="utf-8")
+    (tmp_path / "adoption.csv").write_text("account_id,feature,used_at\na1,reports,2026-09-03T10:00:00\n"
+                                           "a2,api,2026-09-04T10:00:00\n", encoding="utf-8")
+    (tmp_path / "config.toml").write_text('[data]\ndir = "."\n', encoding="utf-8")
+    adoption = metrics_json(tmp_path / "config.toml")["metrics"]["feature_adoption"]
+    assert (adoption["value"], adoption["accounts"]) == (None, None)
+    september = metrics_json(tmp_path / "config.toml", "2026-09")["metrics"]["feature_adoption"]
+    assert september["value"] == 50.0 and september["accounts"][0]["total"] == 0

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from cxtruth.metrics import MetricInputs, compute_month
+from cxtruth.metrics import MetricInputs, compute_month, compute_months
 from cxtruth.config import Config
 from cxtruth.months import Month
 
@@ -243,3 +243,40 @@ def test_feature_adoption_without_accounts(handcalc, metrics_json):
     assert fa["segments"] == {}  # segments come from accounts.csv
     # September: a1 alerts (Sep 30 10:00 New York), a6 x5, a7 x2 -> 3 active; reports a6 a7, alerts a1 a6
     assert fa["previous"] == pytest.approx((200 / 3 + 200 / 3) / 2)
+
+
+def test_thousands_of_tracked_features(tmp_path, metrics_json):
+    """Every feature seen is tracked by default, and product analytics name thousands of
+    events: 2,000 features, each used by one of 10 active accounts in October, are 10 % each."""
+    (tmp_path / "accounts.csv").write_text("account_id,segment,start_date,churn_date,mrr\n" + "".join(
+        f"a{i},SMB,2025-01-01,,10\n" for i in range(10)), encoding="utf-8")
+    (tmp_path / "adoption.csv").write_text("account_id,feature,used_at\n" + "".join(
+        f"a{i % 10},event_{i},2026-10-{1 + i % 28:02d}T10:00:00\n" for i in range(2000)), encoding="utf-8")
+    (tmp_path / "config.toml").write_text('[data]\ndir = "."\n', encoding="utf-8")
+    doc = metrics_json(tmp_path / "config.toml")
+    adoption = doc["metrics"]["feature_adoption"]
+    assert adoption["value"] == pytest.approx(10.0) and adoption["active_accounts"] == 10
+    assert len(adoption["per_feature"]) == 2000
+    assert doc["metrics"]["time_to_value"]["n"] == 10  # the value features default to the same 2,000
+
+
+def test_onboarding_asks_for_events_in_the_month_before_whichever_months_are_computed(tmp_path):
+    """Usage events start in October, so September's cohort has only half of its 30 days
+    covered: October has no engagement number, whether it is computed alone, after September,
+    or as the oldest point of a 13-month trend (the month before the window is counted too)."""
+    (tmp_path / "accounts.csv").write_text("account_id,segment,start_date,churn_date,mrr\n"
+                                           "a1,SMB,2026-09-20,,10\na2,SMB,2026-09-25,,10\n", encoding="utf-8")
+    (tmp_path / "adoption.csv").write_text("account_id,feature,used_at\n" + "".join(
+        f"a1,reports,2026-10-{d:02d}T10:00:00\n" for d in range(1, 8)) + "a1,reports,2027-10-01T10:00:00\n",
+        encoding="utf-8")
+    (tmp_path / "config.toml").write_text('[data]\ndir = "."\n', encoding="utf-8")
+    from cxtruth.sources import load_sources
+
+    config = Config.from_file(tmp_path / "config.toml")
+    sources = load_sources(config)
+    inputs = MetricInputs.from_frames(config, {k: sources.frame(k) for k in sources.results})
+    october = Month(2026, 10)
+    alone = compute_month(inputs, october)["onboarding_engagement"]["value"]
+    after_september = compute_months(inputs, [Month(2026, 9), october])[october]["onboarding_engagement"]["value"]
+    oldest = compute_months(inputs, [october.shift(i) for i in range(13)])[october]["onboarding_engagement"]["value"]
+    assert alone is None and after_september is None and oldest is None

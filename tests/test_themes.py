@@ -116,14 +116,15 @@ def test_not_counted_when_the_nps_metric_is_not_scored(tmp_path, run, metrics_js
 
 
 def test_comments_in_other_scripts_are_drawn_not_boxes(tmp_path, run):
-    """Japanese, Hindi and Thai comments: the PDF embeds a font that has their letters (each
-    a fallback beside DejaVu, which has none of them), so they print as text, not boxes.
+    """Japanese, Korean, Hindi and Thai comments: the PDF embeds a font that has their letters
+    (each a fallback beside DejaVu, which has none of them), so they print as text, not boxes.
     scripts/ensure-system-deps.sh installs the fonts."""
     from pypdf import PdfReader
 
     config = _exports(tmp_path)
     with open(tmp_path / "nps.csv", "a", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([("h1", "2026-10-21", 2, "invoice: बिल गलत था"), ("t1", "2026-10-22", 3, "invoice: ใบแจ้งหนี้ผิด")])
+        csv.writer(f).writerows([("h1", "2026-10-21", 2, "invoice: बिल गलत था"), ("t1", "2026-10-22", 3, "invoice: ใบแจ้งหนี้ผิด"),
+                                  ("k1", "2026-10-23", 1, "invoice: 한국어 고객 서비스가 느립니다")])
     out = tmp_path / "r.pdf"
     assert run("render", "--month", "2026-10", "--config", config, "--out", out).exit_code == 0
     fonts = set()
@@ -131,7 +132,7 @@ def test_comments_in_other_scripts_are_drawn_not_boxes(tmp_path, run):
         for font in (page["/Resources"].get("/Font") or {}).values():
             fonts.add(str(font.get_object()["/BaseFont"]).split("+")[-1])
     others = {f for f in fonts if "DejaVu" not in f}
-    assert len(others) >= 3, f"only these fonts were embedded: {sorted(fonts)}"
+    assert len(others) >= 4, f"only these fonts were embedded: {sorted(fonts)}"
 
 
 def test_html_escapes_comments_and_theme_names(tmp_path, run):

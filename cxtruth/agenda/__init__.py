@@ -323,7 +323,9 @@ def build_report(config: Config, sources: Sources, month: Month,
     drivers = {m.key: None if quality[m.key].reason else decompose(
         history[month][m.key], history.get(month.shift(-1), {}).get(m.key), m.declaration.sample,
         m.declaration.segment_interval, m.extras.get("change_significant")) for m in metrics}
-    behind = behind_numbers(config, sources, month, {m.key for m in metrics if not quality[m.key].reason})
+    # a list explains a number: none for a metric without one (withheld, or no data this month)
+    behind = behind_numbers(config, sources, month,
+                            {m.key for m in metrics if not quality[m.key].reason and m.value is not None})
     return Report(
         title=config.report.title,
         company=config.report.company,

@@ -157,6 +157,14 @@ class Window:
             return [ibis.literal(b) for b in self._bounds]
         return [literal_like(stamp, b, self.timezone) for b in self._bounds]
 
+    def month_before(self, stamp: "ir.Value") -> tuple:
+        """The bounds (start, end) of the month before the window's first, as `bounds` gives them."""
+        import ibis
+
+        start = self.months[0].shift(-1).start.to_pydatetime()
+        first = ibis.literal(start) if stamp.type().is_date() else literal_like(stamp, start, self.timezone)
+        return first, self.bounds(stamp)[0]
+
     def month_of(self, stamp: "ir.Value") -> "ir.IntegerValue":
         """The position in the window of the month ``stamp`` falls in; NULL outside it (and for NULL)."""
         import ibis
@@ -201,7 +209,6 @@ class MonthParts:
 
     month: Month
     rows: dict[str, "pd.DataFrame"]
-    first_in_window: bool = False  # the oldest month computed: the month before it was not
 
     def __getitem__(self, name: str) -> "pd.DataFrame":
         return self.rows[name]
@@ -222,7 +229,7 @@ def compute(config: Any, metrics: list[Any], frames: dict[str, "pd.DataFrame | N
         for position, month in enumerate(window.months):
             parts = None if results is None else MonthParts(month, {
                 name: whole if by_month is None else by_month.get(position, whole)
-                for name, (by_month, whole) in results.items()}, position == 0)
+                for name, (by_month, whole) in results.items()})
             out[month][metric.key] = flag_low_sample(metric, finite(metric.value(parts, own)), own.min_sample)
     return out
 

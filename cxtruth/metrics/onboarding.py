@@ -47,9 +47,7 @@ def engagement_parts(window, settings) -> dict[str, Any] | None:
 
 
 def engagement_value(parts, settings) -> dict[str, Any]:
-    # the window's first month: its month before is not counted, so only its own events are asked
-    before = parts is None or parts.first_in_window or has_events(parts, "events_before")
-    if parts is None or not has_events(parts) or not before:
+    if parts is None or not has_events(parts) or not has_events(parts, "events_before"):
         return {"value": None, "cohort": None, "engaged": None}
     cohort = int(parts["cohort"]["n"].sum())
     if not cohort:
