@@ -152,6 +152,11 @@ def render(month, config_path, out, fmt, email, force, dry_run, strict):
         raise click.UsageError("--force and --dry-run go with --email")
     if email and fmt != "pdf":
         raise click.UsageError("--email sends the PDF; drop --format html")
+    if out is not None and out.suffix.lower() != f".{fmt}":
+        # the JSON and run record are written beside it under its stem: --out config.toml or
+        # --out nps.csv would replace the config or an export, --out x.json the PDF's own JSON
+        raise click.UsageError(f"--out must name a .{fmt} file (got {str(out)!r}); the metrics JSON and run "
+                               "record are written beside it")
     options = RunOptions(month=month, out=out, fmt=fmt, email=email, force=force, dry_run=dry_run, strict=strict)
     quiet = click.get_current_context().meta.get("quiet", False)
     result = run_render(config_path, options, echo=(lambda text: None) if quiet else click.echo)

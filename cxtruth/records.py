@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,19 @@ class OutputPaths:
     delivery: Path
     accepted: Path  # an empty file: the server accepted the message the "sending" record names
     eml: Path
-    lock: Path
+    lock: Path  # the report's: one run writes its files at a time
+    delivery_lock: Path | None = None  # the month's, in output_dir: one run emails it at a time (None: `lock`)
 
     @classmethod
     def for_month(cls, default_dir: Path, month: Month, out: Path | None = None, fmt: str = "pdf") -> "OutputPaths":
-        """Where a run writes: ``--out``, else <output_dir>/cxtruth-YYYY-MM.<fmt>, and the files beside it."""
-        return cls.for_report(out if out is not None else default_dir / f"cxtruth-{month}.{fmt}")
+        """Where a run writes: ``--out``, else <output_dir>/cxtruth-YYYY-MM.<fmt>, and the files beside
+        it; the month's delivery record, its accepted marker and its delivery lock stay in
+        output_dir whatever ``--out`` says, so a month is emailed at most once however its report
+        is named."""
+        paths = cls.for_report(out if out is not None else default_dir / f"cxtruth-{month}.{fmt}")
+        month_wide = cls.for_report(default_dir / f"cxtruth-{month}.pdf")
+        return replace(paths, delivery=month_wide.delivery, accepted=month_wide.accepted,
+                       delivery_lock=month_wide.lock)
 
     @classmethod
     def for_report(cls, report: Path) -> "OutputPaths":

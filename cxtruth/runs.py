@@ -27,7 +27,7 @@ import hashlib
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -179,7 +179,10 @@ def run_render(config_path, options: RunOptions, echo: Echo = print) -> RunResul
             raise ConfigError(f"[email] username is set but {PASSWORD_ENV} is not in the environment",
                               hint="docs/deployment.md shows how to pass it to cron or systemd")
     paths = OutputPaths.for_month(config.output_dir, month, options.out, options.fmt)
-    with run_lock(paths.lock):
+    with ExitStack() as locks:
+        locks.enter_context(run_lock(paths.lock))
+        if options.email and paths.delivery_lock not in (None, paths.lock):  # --out elsewhere: the month's too
+            locks.enter_context(run_lock(paths.delivery_lock))
         remove_stale_temporaries(paths)
         if options.email and not options.dry_run:
             delivery = DeliveryRecord.read(paths)

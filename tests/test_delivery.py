@@ -129,6 +129,26 @@ def test_second_run_does_not_send_again_force_does(handcalc, run, smtp_server):
     assert len(handler.messages) == 2
 
 
+def test_another_out_does_not_email_the_month_again(handcalc, run, smtp_server):
+    """The month's delivery record stays in output_dir whatever --out names: at most one copy."""
+    handler, port = smtp_server()
+    config = email_config(handcalc, port)
+    assert render(run, config).exit_code == 0
+    elsewhere = render(run, config, "--out", config.parent / "elsewhere" / "board.pdf")
+    assert elsewhere.exit_code == 0, elsewhere.output
+    assert "already emailed" in elsewhere.stdout
+    assert len(handler.messages) == 1
+
+
+@pytest.mark.parametrize("out", ["config.toml", "nps.csv", "x.json", "-"])
+def test_out_must_name_a_pdf(handcalc, run, out):
+    """--out config.toml would have replaced the config with the PDF, --out x.json the PDF by its JSON."""
+    before = (handcalc.parent / "config.toml").read_bytes()
+    result = run("render", "--month", "2026-10", "--config", handcalc, "--out", handcalc.parent / out)
+    assert result.exit_code == 2 and "--out must name a .pdf file" in result.output
+    assert (handcalc.parent / "config.toml").read_bytes() == before
+
+
 def test_temporary_421_is_retried_to_success(handcalc, run, smtp_server):
     handler, port = smtp_server(Recorder(data_replies=["421 4.3.2 Service not available, try later"]))
     config = email_config(handcalc, port)
