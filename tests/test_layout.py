@@ -175,3 +175,27 @@ def test_workbooks_through_the_cli_xlsx_and_ods(tmp_path, workbook, metrics_json
     assert result.exit_code == 4
     assert "feedback   ERROR  tickets.csv: this is a spreadsheet workbook (XLSX/XLS/ODS), not .csv text" in result.stdout
     assert "Traceback" not in result.output
+
+
+def test_a_parquet_source_is_filtered_as_its_csv_is(tmp_path, metrics_json):
+    """where and skip_blank apply to a Parquet export too (they were skipped: every row counted)."""
+    import shutil
+
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from conftest import ROOT
+
+    shutil.copytree(ROOT / "sample_metrics", tmp_path / "sample_metrics")
+    pq.write_table(pacsv.read_csv(tmp_path / "sample_metrics" / "nps.csv"), tmp_path / "sample_metrics" / "nps.parquet")
+    docs = {}
+    for name in ("nps.csv", "nps.parquet"):
+        text = (ROOT / "config.toml").read_text(encoding="utf-8").replace(
+            "[sources.nps.columns]", f'[sources.nps]\npath = "sample_metrics/{name}"\nwhere = \'Plan = "Enterprise"\'\n'
+            'skip_blank = ["comment"]\n[sources.nps.columns]')
+        (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+        docs[name] = metrics_json(tmp_path / "config.toml")
+    csv, parquet = (docs[n] for n in ("nps.csv", "nps.parquet"))
+    assert parquet["data_quality"]["sources"]["nps"]["filtered"] == csv["data_quality"]["sources"]["nps"]["filtered"] > 0
+    assert parquet["metrics"]["nps"]["n"] == csv["metrics"]["nps"]["n"]
+    assert parquet["metrics"]["nps"]["value"] == csv["metrics"]["nps"]["value"]

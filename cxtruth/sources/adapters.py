@@ -341,8 +341,12 @@ def _read_source(name: str, config: Config, account_ids: pd.Series | None) -> So
     if options.sheet is not None and kind != "workbook":
         raise DataError(f"sources.{name}.sheet: {path.name} is not a workbook, so it has no sheets",
                         hint="remove sheet, or point path at the workbook")
-    if kind in ("json", "workbook") or (kind == "text" and not source.parquet and needs_rows_path(path, options)):
-        rows = read_rows(path, "csv" if kind == "text" else kind, options, source.wanted, name)
+    # A Parquet file with a filter or computed columns: its cells as text, read as a CSV's are.
+    by_rows = source.parquet and bool(options.where or options.skip_blank or options.compute)
+    if by_rows or kind in ("json", "workbook") or (kind == "text" and not source.parquet
+                                                    and needs_rows_path(path, options)):
+        kind = "parquet" if source.parquet else "csv" if kind == "text" else kind
+        rows = read_rows(path, kind, options, source.wanted, name)
         # A workbook's number cells are numbers, written out with a point: no decimal mark to apply.
         settings = source.config.model_copy(update={"decimal": ".", "thousands": None}) if kind == "workbook" \
             else source.config

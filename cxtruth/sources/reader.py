@@ -616,6 +616,23 @@ def read_parquet(path: Path, *, wanted: dict[str, tuple[str, bool]], source: str
     return RawTable(frame, lines, found, [])
 
 
+def parquet_cells(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """Every column of a Parquet file as the text a CSV export would hold, row by row, for the
+    line-by-line reader (a `where`, `skip_blank` or `compute` reads columns it may not map):
+    (column names, rows, lines numbered as `read_parquet` numbers them)."""
+    import pyarrow.parquet as pq
+
+    unreadable = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError, UnicodeDecodeError)
+    try:
+        table = pq.read_table(path, use_threads=True)
+        nested = [f.name for f in table.schema if pa.types.is_nested(f.type)]
+        columns = [_as_text(table.column(name)).to_pylist() for name in table.column_names if name not in nested]
+    except unreadable as exc:
+        raise DataError(f"{path.name}: cannot be read as a Parquet file: {_first_line(str(exc))}")
+    names = [name for name in table.column_names if name not in nested]
+    return names, [list(row) for row in zip(*columns)], list(range(2, table.num_rows + 2))
+
+
 def _first_line(message: str, limit: int = 160) -> str:
     """A library's error message cut to its first line: Arrow's continue with internals."""
     lines = message.strip().splitlines()

@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..expressions import ExpressionError, Node, columns as expression_columns, parse, row_mask, row_values
+from .reader import parquet_cells
 from .jsonlines import read_objects
 from .layout import BUILT_IN_TRAILERS, TableLayout, lay_out
 from .reader import RawTable, map_columns, read_header
@@ -141,6 +142,9 @@ def read_rows(path: Path, kind: str, options: RowOptions, wanted: dict[str, tupl
         rows = [[obj.get(n, "") for n in names] for obj in objects]
         header_line, set_aside = None, 0
         aliases: dict[str, str] = {}
+    elif kind == "parquet":
+        names, rows, lines = parquet_cells(path)
+        header_line, set_aside, aliases = None, 0, {}
     else:
         numbered = read_lines(path, options.sheet, source) if kind == "workbook" else csv_lines(path, options, source)
         laid = lay_out(numbered, options.layout)
