@@ -151,18 +151,35 @@ class Call:
 Node = Union[Column, Literal, Compare, In, IsNull, Logic, Not, Arith, Call]
 
 
+MAX_DEPTH = 100  # operations inside each other; every reader of the tree recurses
+
+
+def _children(node: Node) -> tuple:
+    if isinstance(node, (Column, Literal)):
+        return ()
+    names = {Compare: ("left", "right"), In: ("value",), IsNull: ("value",), Not: ("part",),
+             Arith: ("left", "right")}.get(type(node))
+    if names:
+        return tuple(getattr(node, name) for name in names)
+    return tuple(node.parts if isinstance(node, Logic) else node.args)
+
+
+def depth(node: Node) -> int:
+    """How many operations deep ``node`` is (without recursing: a chain of 600 divisions is
+    600 deep, and Python's own stack would give out first)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in _children(node))
+    return deepest
+
+
 def columns(node: Node) -> set[str]:
     """Every column an expression reads."""
     if isinstance(node, Column):
         return {node.name}
-    if isinstance(node, Literal):
-        return set()
-    children = {Compare: ("left", "right"), In: ("value",), IsNull: ("value",), Not: ("part",),
-                Arith: ("left", "right")}.get(type(node))
-    if children:
-        return set().union(*(columns(getattr(node, c)) for c in children))
-    parts = node.parts if isinstance(node, Logic) else node.args
-    return set().union(set(), *(columns(p) for p in parts))
+    return set().union(set(), *(columns(child) for child in _children(node)))
 
 
 # -- parsing -------------------------------------------------------------------
@@ -317,7 +334,7 @@ def parse(text: str) -> Node:
     from lark.exceptions import VisitError
 
     try:
-        return Build().transform(tree)
+        built = Build().transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, ExpressionError):
             raise exc.orig_exc from None
@@ -326,6 +343,10 @@ def parse(text: str) -> Node:
         raise
     except RecursionError:
         raise ExpressionError("the expression nests too deeply") from None
+    if depth(built) > MAX_DEPTH:
+        raise ExpressionError(f"the expression is more than {MAX_DEPTH} operations deep "
+                              "(a long chain such as a + b + c + ...: compute part of it in a column)")
+    return built
 
 
 # -- row filters on an export's text cells ---------------------------------------
@@ -360,7 +381,7 @@ def row_mask(node: Node, cells: dict):
         if isinstance(n, In):
             text = value(n.value)
             numeric = [o for o in n.options if isinstance(o, float)]
-            hit = text.isin([o for o in n.options if isinstance(o, str)]).to_numpy()
+            hit = text.isin([o for o in n.options if isinstance(o, str)]).to_numpy().copy()  # |= below
             if numeric:
                 hit |= pd.to_numeric(text, errors="coerce").isin(numeric).to_numpy()
             return ~hit if n.negated else hit

@@ -199,3 +199,56 @@ def test_a_parquet_source_is_filtered_as_its_csv_is(tmp_path, metrics_json):
     assert parquet["data_quality"]["sources"]["nps"]["filtered"] == csv["data_quality"]["sources"]["nps"]["filtered"] > 0
     assert parquet["metrics"]["nps"]["n"] == csv["metrics"]["nps"]["n"]
     assert parquet["metrics"]["nps"]["value"] == csv["metrics"]["nps"]["value"]
+
+
+def _sample_with(tmp_path, replace_from: str, replace_to: str):
+    import shutil
+
+    from conftest import ROOT
+
+    if not (tmp_path / "sample_metrics").exists():
+        shutil.copytree(ROOT / "sample_metrics", tmp_path / "sample_metrics")
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    assert replace_from in text
+    (tmp_path / "config.toml").write_text(text.replace(replace_from, replace_to, 1), encoding="utf-8")
+    return tmp_path / "config.toml"
+
+
+@pytest.mark.parametrize("where, says", [
+    ("Score + 1 > 5", "a row filter compares columns with values; arithmetic and days() belong"),
+    ("true", "a row filter must be a condition"),
+    ('"Score"', "a row filter must be a condition"),
+])
+def test_a_where_that_cannot_run_on_cells_is_one_config_error(tmp_path, run, where, says):
+    import json
+
+    config = _sample_with(tmp_path, "[sources.nps.columns]", f"[sources.nps]\nwhere = {json.dumps(where)}\n"
+                          "[sources.nps.columns]")
+    result = run("metrics", "--month", "2026-10", "--config", config, "--json")
+    assert result.exit_code == 3 and "Traceback" not in result.output
+    assert f"Error: sources.nps.where: cannot be computed on nps.csv's cells: {says}" in result.stderr
+
+
+@pytest.mark.parametrize("where, kept", [("1 = 1", 3213), ("1 = 2", 0), ('Score in [9, "10"]', 1497)])
+def test_where_of_literals_holds_for_every_row_and_mixed_lists_work(tmp_path, metrics_json, where, kept):
+    import json
+
+    config = _sample_with(tmp_path, "[sources.nps.columns]", f"[sources.nps]\nwhere = {json.dumps(where)}\n"
+                          "[sources.nps.columns]")
+    nps = metrics_json(config)["data_quality"]["sources"]["nps"]
+    assert nps["rows_read"] == kept and nps["filtered"] == 3213 - kept
+
+
+def test_one_column_mapped_twice_is_named(tmp_path, run):
+    config = _sample_with(tmp_path, 'comment = "Comment"', 'comment = "Score"')
+    result = run("metrics", "--month", "2026-10", "--config", config, "--json")
+    assert result.exit_code == 4 and "Traceback" not in result.output
+    assert "Error: nps.csv: line 1: column 'Score' is mapped to both score and comment" in result.stderr
+
+
+def test_a_chain_too_long_for_the_engine_is_refused_when_parsed():
+    from cxtruth.expressions import ExpressionError, parse
+
+    parse("rating >= " + "/".join(["1"] * 90))  # deep, and fine
+    with pytest.raises(ExpressionError, match="more than 100 operations deep"):
+        parse("rating >= " + "/".join(["1"] * 600))  # 1,209 characters: within the length limit

@@ -250,6 +250,13 @@ def map_columns(path: Path, header: list[str], wanted: dict[str, tuple[str, bool
             f"{', '.join(missing)}; {found_text}",
             hint=hint or f"map your header names under [sources.{source}.columns] in config.toml",
         )
+    taken: dict[str, str] = {}
+    for canonical, header_name in found.items():
+        if header_name in taken:  # one column cannot be two: its cells would be read twice over
+            raise DataError(f"{path.name}: {where}column {_display(header_name)!r} is mapped to both "
+                            f"{taken[header_name]} and {canonical}",
+                            hint=f"map each of them to its own column under [sources.{source}.columns]")
+        taken[header_name] = canonical
     return found
 
 

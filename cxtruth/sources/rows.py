@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..expressions import ExpressionError, Node, columns as expression_columns, parse, row_mask, row_values
 from .reader import parquet_cells
 from .jsonlines import read_objects
@@ -169,7 +169,7 @@ def read_rows(path: Path, kind: str, options: RowOptions, wanted: dict[str, tupl
         position = {name: i for i, name in enumerate(names)}
         cells = {name: pd.Series([row[position[aliases.get(name, name)]] for row in kept], dtype=object)
                  for name in _filter_columns(condition, names, aliases, path, source)}
-        keep = row_mask(condition, cells)
+        keep = _per_row(lambda: row_mask(condition, cells), len(kept), f"sources.{source}.where", path)
         filtered = int((~keep).sum())
         kept = [row for row, k in zip(kept, keep) if k]
         kept_lines = [n for n, k in zip(kept_lines, keep) if k]
@@ -188,12 +188,32 @@ def read_rows(path: Path, kind: str, options: RowOptions, wanted: dict[str, tupl
         if missing:
             raise DataError(f"sources.{source}.compute.{canonical}: {path.name} has no column "
                             f"{', '.join(map(repr, missing))}")
-        values = row_values(expression, {n: pd.Series([row[position[aliases.get(n, n)]] for row in kept], dtype=object)
-                                         for n in expression_columns(expression)})
-        frame[canonical] = _as_text(values)
+        inputs = {n: pd.Series([row[position[aliases.get(n, n)]] for row in kept], dtype=object)
+                  for n in expression_columns(expression)}
+        values = _per_row(lambda: row_values(expression, inputs), len(kept), f"sources.{source}.compute.{canonical}", path)
+        frame[canonical] = _as_text(pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values)
         found[canonical] = f"= {options.compute[canonical]}"
     raw = RawTable(frame, np.array(kept_lines, dtype=np.int64), found, ragged)
     return RowsRead(raw, set_aside, filtered)
+
+
+def _per_row(evaluate, rows: int, key: str, path: Path):
+    """An expression's value for each of ``rows`` rows: one value (an expression of literals
+    only, such as 1 = 1) holds for every row; one that cannot be computed on these cells is
+    a config error naming the key, not a traceback."""
+    try:
+        values = evaluate()
+    except (ExpressionError, ValueError, TypeError, AttributeError, ArithmeticError, RecursionError) as exc:
+        raise ConfigError(f"{key}: cannot be computed on {path.name}'s cells: {exc}",
+                          hint="a filter compares columns with values (Plan = \"Enterprise\", Score >= 9); "
+                               "docs/sources.md lists what each function takes") from None
+    array = np.asarray(values)
+    if array.ndim == 0 or len(array) != rows:
+        if array.size != 1:
+            raise ConfigError(f"{key}: gives {array.size} values for {rows} rows of {path.name}")
+        return np.full(rows, array.reshape(-1)[0]) if array.dtype == bool else pd.Series([array.reshape(-1)[0]] * rows,
+                                                                                          dtype=object)
+    return values
 
 
 def _as_text(values: pd.Series) -> pd.Series:
