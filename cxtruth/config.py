@@ -64,14 +64,14 @@ class ReportConfig(_Strict):
     company: str = "Your company"
     timezone: str = "UTC"
     output_dir: str = "reports"
-    meeting_minutes: int = Field(60, ge=15, le=480)
+    meeting_minutes: int = Field(60, ge=15, le=480, strict=True)
     # Owning functions in customer-journey order; the agenda follows it.
     functions: list[str] = Field(default_factory=lambda: list(DEFAULT_FUNCTIONS), min_length=1)
     # A source whose newest row is older than the month's end by more than this marks the report DRAFT.
     max_staleness_days: Days = 3
     # A source with more than this share of its rows rejected is "weakened": its metrics show no
     # data and the report is a DRAFT (docs/decisions.md, decision 47).
-    max_rejected_share: float = Field(0.05, ge=0, le=1, allow_inf_nan=False)
+    max_rejected_share: float = Field(0.05, ge=0, le=1, allow_inf_nan=False, strict=True)
     # A folder of templates searched before the packaged ones (run in Jinja's sandbox).
     template_dir: str | None = None
     # HTML and PDF rendering past this many seconds fails the run with nothing written.
@@ -130,11 +130,11 @@ class SourceConfig(_Strict):
     locale: str | None = None  # month and day names in this language (CLDR, e.g. "es", "de")
     thousands: Literal[",", ".", " ", "'"] | None = None  # a thousands mark numbers may carry ("4,000.00")
     # Where the table is (docs/sources.md, "Header rows and trailers").
-    header_row: int = Field(1, ge=1, le=10_000)
-    header_rows: int = Field(1, ge=1, le=10)
-    skip_rows: int = Field(0, ge=0, le=10_000)
+    header_row: int = Field(1, ge=1, le=10_000, strict=True)
+    header_rows: int = Field(1, ge=1, le=10, strict=True)
+    skip_rows: int = Field(0, ge=0, le=10_000, strict=True)
     trailers: list[str] = Field(default_factory=list)  # regular expressions for lines after the data
-    detect_trailers: bool = True  # also the common report trailers ("Grand Totals (3 records)", ...)
+    detect_trailers: bool = Field(True, strict=True)  # also the common report trailers ("Grand Totals (3 records)", ...)
     where: str | None = None  # keep only rows matching this condition on the export's own columns
     # Canonical columns whose blank cell means "not a row" (a respondent who skipped the NPS
     # question): such rows are filtered out and counted, not rejected.
@@ -144,12 +144,12 @@ class SourceConfig(_Strict):
     compute: dict[str, str] = Field(default_factory=dict)
     # accounts: rows that repeat an account id are parts of one account (a row per subscription),
     # combined instead of "the last row wins" (docs/sources.md, "Stripe").
-    combine_repeated: bool = False
+    combine_repeated: bool = Field(False, strict=True)
     sheet: str | int | None = None  # a workbook's sheet, by name or number (1 = the first)
     preset: str | None = None  # a tool's export layout (docs/sources.md, "Presets"); applied before validation
     columns: dict[str, str] = Field(default_factory=dict)
     max_staleness_days: Days | None = None  # default: [report] max_staleness_days
-    max_rejected_share: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)  # default: [report]'s
+    max_rejected_share: float | None = Field(None, ge=0, le=1, allow_inf_nan=False, strict=True)  # default: [report]'s
 
     @field_validator("path", "table", "order_by")
     @classmethod
@@ -543,12 +543,12 @@ class EmailConfig(_Strict):
     """[email]: where `render --email` sends the PDF. The password is never here (CXTRUTH_SMTP_PASSWORD)."""
 
     host: str = Field(min_length=1)
-    port: int = Field(587, ge=1, le=65535)
+    port: int = Field(587, ge=1, le=65535, strict=True)
     sender: str
     to: list[str] = Field(min_length=1)
     cc: list[str] = Field(default_factory=list)
-    starttls: bool = True  # upgrade a plain connection (port 587); ignored when ssl = true
-    ssl: bool = False  # implicit TLS from the first byte (port 465)
+    starttls: bool = Field(True, strict=True)  # upgrade a plain connection (port 587); ignored when ssl = true
+    ssl: bool = Field(False, strict=True)  # implicit TLS from the first byte (port 465)
     username: str | None = None
     subject: str = "{company}: {title}, {month_label}"
     ca_file: str | None = None  # a private CA to trust in addition to the system's

@@ -150,6 +150,21 @@ def test_numbers_are_finite_and_bounded(tmp_path, run, text, message):
     assert clean_error(run("validate", "--config", path), 3).startswith(f"Error: {path}: {message}")
 
 
+@pytest.mark.parametrize("text, message", [
+    ("[metrics.nps]\ntarget = true\n", "metrics.nps.target: Input should be a valid number"),  # was 1: "on track"
+    ('[metrics.nps]\ntarget = "40"\n', "metrics.nps.target: Input should be a valid number"),
+    ("[metrics.nps]\nmin_sample = 30.0\n", "metrics.nps.min_sample: Input should be a valid integer"),
+    ('[report]\nmeeting_minutes = "60"\n', "report.meeting_minutes: Input should be a valid integer"),
+    ("[report]\nmax_staleness_days = true\n", "report.max_staleness_days: Input should be a valid number"),
+    ('[sources.handoffs]\ndetect_trailers = "no"\n', "sources.handoffs.detect_trailers: Input should be a valid boolean"),
+    ('[sources.handoffs]\nmax_rejected_share = "0.5"\n', "sources.handoffs.max_rejected_share: Input should be a valid number"),
+    (EMAIL + 'starttls = "false"\n', "email.starttls: Input should be a valid boolean"),
+])
+def test_a_value_of_the_wrong_type_is_refused_not_converted(tmp_path, run, text, message):
+    path = write(tmp_path, text)
+    assert clean_error(run("validate", "--config", path), 3).startswith(f"Error: {path}: {message}")
+
+
 def test_a_finite_target_far_beyond_the_data_still_renders(tmp_path, run):
     """The chart's axis takes the target: the largest allowed one draws."""
     (tmp_path / "nps.csv").write_text("response_id,responded_at,score\nr1,2026-10-01,9\n", encoding="utf-8")

@@ -22,9 +22,11 @@ Direction = Literal["higher", "lower"]
 # The interval drawn around a segment's value when the worst segment is named (cxtruth.agenda.segments).
 SegmentInterval = Literal["nps", "proportion"]
 
-# Every number in config.toml is finite and bounded: TOML allows inf, nan and 1e308.
-Threshold = Annotated[FiniteFloat, Field(ge=-1e6, le=1e6)]
-Days = Annotated[FiniteFloat, Field(ge=0, le=3660)]  # up to ten years
+# Every number in config.toml is finite and bounded: TOML allows inf, nan and 1e308. And it is
+# a number: strict, so `target = true` is not 1 and `target = "40"` not 40 (pydantic's lax
+# mode took both, and a status rested on them).
+Threshold = Annotated[FiniteFloat, Field(ge=-1e6, le=1e6, strict=True)]
+Days = Annotated[FiniteFloat, Field(ge=0, le=3660, strict=True)]  # up to ten years
 
 
 class MetricSettings(BaseModel):
@@ -38,7 +40,7 @@ class MetricSettings(BaseModel):
     target: Threshold
     warn: Threshold
     direction: Direction
-    min_sample: int = Field(30, ge=1, le=10**9)  # a month with fewer qualifying rows is flagged "low sample"
+    min_sample: int = Field(30, ge=1, le=10**9, strict=True)  # a month with fewer qualifying rows is flagged "low sample"
 
     @model_validator(mode="after")
     def _warn_beyond_target(self):

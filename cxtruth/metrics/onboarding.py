@@ -15,7 +15,7 @@ ONBOARDING_DAYS = 30  # DATA_CONTRACT §3 onboarding_engagement: active days wit
 
 
 class OnboardingSettings(MetricSettings):
-    min_active_days: int = Field(5, ge=1, le=30)
+    min_active_days: int = Field(5, ge=1, le=30, strict=True)
 
 
 class TimeToValueSettings(MetricSettings):
