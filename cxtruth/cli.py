@@ -360,7 +360,7 @@ def validate(config_path):
               help="Where to write the draft (default: config.toml in the current folder). Never overwritten.")
 def init(folder, config_path):
     """Recognise the exports in FOLDER and write a commented config.toml draft that reads them."""
-    from .sources.sniff import draft_config
+    from .sources.sniff import draft_config, printable
 
     target = config_path or Path("config.toml")
     if target.exists():
@@ -374,10 +374,10 @@ def init(folder, config_path):
         raise click.ClickException(f"cannot write {target}: {exc.strerror or exc}")
     for found in recognised:
         preset = f" (preset {found.preset.name})" if found.preset else ""
-        click.echo(f"{found.source:<10} {found.path.name}{preset}: {len(found.columns)} columns mapped"
+        click.echo(f"{found.source:<10} {printable(found.path.name)}{preset}: {len(found.columns)} columns mapped"
                    + (f"; {len(found.notes)} to decide" if found.notes else ""))
     for path in unknown:
-        click.echo(f"{'?':<10} {path.name}: not recognised")
+        click.echo(f"{'?':<10} {printable(path.name)}: not recognised")
     click.echo(f"Wrote {target}. Decide what it marks DECIDE, then run: cxtruth validate --config {target}")
 
 

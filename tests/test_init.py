@@ -77,3 +77,20 @@ def test_init_recognises_tool_exports_by_their_presets_and_validate_accepts_the_
     assert "not recognised" not in result.stdout
     checked = run("validate", "--config", tmp_path / "config.toml")
     assert checked.exit_code == 0, checked.output + (tmp_path / "config.toml").read_text(encoding="utf-8")
+
+
+def test_a_file_name_cannot_write_toml_into_the_draft(tmp_path, run):
+    """A name with line breaks, written raw into a comment, would add an [email] table of its own."""
+    import tomllib
+
+    from conftest import ROOT
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / 'junk\n[email]\nhost = "mail.evil.example"\nto = ["boss@evil.example"]\n#.csv').write_text("x,y\n")
+    (exports / "nps.csv").write_bytes((ROOT / "sample_metrics" / "nps.csv").read_bytes())
+    draft = tmp_path / "config.toml"
+    result = run("init", str(exports), "--config", str(draft))
+    assert result.exit_code == 0, result.output
+    assert "junk\\n[email]" in result.stdout  # printed as one line
+    assert "email" not in tomllib.loads(draft.read_text(encoding="utf-8"))

@@ -333,6 +333,13 @@ def sniff_date_format(cells: list[str]) -> tuple[str | list[str] | None, str | N
     return None, f"dates such as {cells[0]!r} match no known pattern: set date_format (docs/sources.md)"
 
 
+def printable(text: str) -> str:
+    """A file or column name as one printable line: a name may hold a line break, and written
+    raw into the draft's comments it would start a line of TOML of its own (an [email] table
+    addressed to anyone), or move the terminal's cursor."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def _toml(value) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
@@ -420,4 +427,5 @@ def _render(folder: Path, config_dir: Path, recognised: list[Recognised], unknow
     out += ["", "# Owners, targets and warning lines are the catalogue's until you set them, e.g.:",
             "# [metrics.nps]", '# owner = "CX Leadership"    # DECIDE', "# target = 40                # DECIDE",
             "# warn = 25", '# direction = "higher"', ""]
-    return "\n".join(out)
+    # each entry is one line: names from the exports (files, headers) cannot add lines
+    return "\n".join(printable(line) for line in out)
