@@ -579,6 +579,16 @@ class EmailConfig(_Strict):
             address = parseaddr(item)[1]
             if "@" not in address or address.startswith("@") or address.endswith("@"):
                 raise ValueError(f"{_shown(item)} is not an email address")
+            if not address.isascii():  # the send would stop in smtplib with a traceback
+                local, _, domain = address.rpartition("@")
+                fix = "use an address whose part before @ is ASCII"
+                if local.isascii():
+                    try:
+                        fix = f"write the domain as {domain.encode('idna').decode('ascii')}"
+                    except UnicodeError:
+                        fix = "write the domain in its xn-- form"
+                raise ValueError(f"{_shown(item)}: an address with letters beyond ASCII needs SMTPUTF8, which "
+                                 f"cxtruth does not send; {fix}")
         return value
 
 

@@ -178,6 +178,9 @@ def run_render(config_path, options: RunOptions, echo: Echo = print) -> RunResul
         if config.email.username and not os.environ.get(PASSWORD_ENV):
             raise ConfigError(f"[email] username is set but {PASSWORD_ENV} is not in the environment",
                               hint="docs/deployment.md shows how to pass it to cron or systemd")
+        if config.email.username and not os.environ[PASSWORD_ENV].isascii():  # smtplib logs in with ASCII only
+            raise ConfigError(f"{PASSWORD_ENV} holds characters beyond ASCII, which the SMTP login cannot send",
+                              hint="use an ASCII password (an app password) for the mail account")
     paths = OutputPaths.for_month(config.output_dir, month, options.out, options.fmt)
     with ExitStack() as locks:
         locks.enter_context(run_lock(paths.lock))

@@ -165,6 +165,16 @@ def test_a_value_of_the_wrong_type_is_refused_not_converted(tmp_path, run, text,
     assert clean_error(run("validate", "--config", path), 3).startswith(f"Error: {path}: {message}")
 
 
+@pytest.mark.parametrize("address, fix", [
+    ("jürgen@acme.example", "use an address whose part before @ is ASCII"),
+    ("j@bücher.example", "write the domain as xn--bcher-kva.example"),
+])
+def test_an_address_beyond_ascii_is_refused_at_load(tmp_path, run, address, fix):
+    """smtplib sends ASCII addresses only: the send stopped with a traceback after rendering."""
+    path = write(tmp_path, EMAIL.replace('to = ["', f'to = ["{address}", "'))
+    assert fix in clean_error(run("validate", "--config", path), 3)
+
+
 def test_a_finite_target_far_beyond_the_data_still_renders(tmp_path, run):
     """The chart's axis takes the target: the largest allowed one draws."""
     (tmp_path / "nps.csv").write_text("response_id,responded_at,score\nr1,2026-10-01,9\n", encoding="utf-8")

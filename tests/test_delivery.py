@@ -234,6 +234,15 @@ def test_line_break_in_a_header_is_refused_before_connecting(handcalc, run, smtp
     assert result.exit_code == 3 and "email.subject" in result.stderr
 
 
+def test_a_password_beyond_ascii_is_refused_before_rendering(handcalc, run, smtp_server):
+    """smtplib logs in with ASCII only: the send stopped with a traceback after rendering."""
+    handler, port = smtp_server()
+    config = email_config(handcalc, port, extra='username = "reporter"\n')
+    result = render(run, config, env={"CXTRUTH_SMTP_PASSWORD": "pässwörd"})
+    assert result.exit_code == 3 and "beyond ASCII" in result.stderr and "pässwörd" not in result.output
+    assert handler.data_calls == 0 and not reports(config).exists()
+
+
 def test_password_comes_only_from_the_environment(handcalc, run, smtp_server):
     def authenticate(server, session, envelope, mechanism, auth_data):
         ok = auth_data.login == b"reporter" and auth_data.password == PASSWORD.encode()
