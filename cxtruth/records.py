@@ -49,6 +49,22 @@ class OutputPaths:
         return [self.report, self.json, self.run, self.delivery, self.eml]
 
 
+def _fits(spec, value) -> bool:
+    """Whether a record's JSON value has the type its field declares (str, str | None, int, list[str])."""
+    declared = str(spec.type)
+    if value is None:
+        return "None" in declared
+    if declared.startswith("list"):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if declared == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _shown_status(value: str) -> str:
+    return repr(value[:40])
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -78,6 +94,7 @@ def record_bytes(record: dict[str, Any]) -> str:
 
 
 
+DELIVERY_STATUSES = ("sending", "sent", "unknown", "failed")
 UNCONFIRMED = ("sending", "unknown")  # the server may have the message; no rerun sends without --force
 
 
@@ -124,7 +141,14 @@ class DeliveryRecord:
         raw = read_record(paths.delivery)
         if not isinstance(raw, dict) or not isinstance(raw.get("status"), str):
             return cls(status="unknown", error=f"{paths.delivery.name} cannot be read")
-        known = {f.name for f in fields(cls)}
+        if raw["status"] not in DELIVERY_STATUSES:  # edited by hand, or by another program: never resend on it
+            return cls(status="unknown", error=f"{paths.delivery.name} says {_shown_status(raw['status'])}, "
+                                               f"not one of {', '.join(DELIVERY_STATUSES)}")
+        known = {f.name: f for f in fields(cls)}
+        wrong = sorted(k for k, v in raw.items() if k in known and not _fits(known[k], v))
+        if wrong:  # a field of another type would stop the run later, at a resend or in `status`
+            return cls(status="unknown", error=f"{paths.delivery.name} cannot be read: {', '.join(wrong)} "
+                                               "of the wrong type")
         record = cls(**{k: v for k, v in raw.items() if k in known})
         if record.status == "sending":
             try:

@@ -149,6 +149,22 @@ def test_out_must_name_a_pdf(handcalc, run, out):
     assert (handcalc.parent / "config.toml").read_bytes() == before
 
 
+@pytest.mark.parametrize("edit", [{"status": "Sent"}, {"status": "failed", "body": None}, {"to": "ceo@x.example"}])
+def test_a_delivery_record_edited_by_hand_is_never_a_reason_to_resend(handcalc, run, smtp_server, edit):
+    """A status cxtruth does not write, or a field of another type, is an unknown outcome (exit 8),
+    not a resend (an unrecognised status sent a second copy) nor a traceback."""
+    handler, port = smtp_server()
+    config = email_config(handcalc, port)
+    assert render(run, config).exit_code == 0
+    path = reports(config) / "cxtruth-2026-10.delivery.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **edit}))
+    again = render(run, config)
+    assert again.exit_code == 8 and "Traceback" not in again.output, again.output
+    assert len(handler.messages) == 1
+    status = run("status", "--month", "2026-10", "--config", config)
+    assert status.exit_code == 8 and "Traceback" not in status.output, status.output
+
+
 def test_temporary_421_is_retried_to_success(handcalc, run, smtp_server):
     handler, port = smtp_server(Recorder(data_replies=["421 4.3.2 Service not available, try later"]))
     config = email_config(handcalc, port)
