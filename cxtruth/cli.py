@@ -258,7 +258,10 @@ def status(month, config_path):
     if record.draft:
         click.echo("  DRAFT: " + "; ".join(record.weakened_sources + record.stale_sources))
     for entry in record.inputs:
-        if entry["status"] == "read":
+        if entry["status"] == "read" and "table" in entry:  # a warehouse table: no file, no hash
+            click.echo(f"  {entry['source']:<10} table {entry['table']} ({entry['accepted']:,} rows used, "
+                       f"{entry['rejected']:,} left out)")
+        elif entry["status"] == "read":
             click.echo(f"  {entry['source']:<10} {entry['path']} ({entry['size']:,} bytes, sha256 "
                        f"{entry['sha256'][:12]}…, {entry['accepted']:,} rows used, {entry['rejected']:,} left out)")
     # The delivery record is the month's email state; the run record only says what its own run asked.

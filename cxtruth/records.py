@@ -54,11 +54,24 @@ def _fits(spec, value) -> bool:
     declared = str(spec.type)
     if value is None:
         return "None" in declared
+    if declared.startswith("list[dict"):
+        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
     if declared.startswith("list"):
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if declared.startswith("dict[str, dict"):
+        return isinstance(value, dict) and all(isinstance(v, dict) for v in value.values())
+    if declared.startswith("dict"):
+        return isinstance(value, dict)
+    if declared == "bool":
+        return isinstance(value, bool)
     if declared == "int":
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, str)
+
+
+# what `status` prints of a source that was read: a file's, or a warehouse table's
+_READ_INPUT = {"source": str, "path": str, "size": int, "sha256": str, "accepted": int, "rejected": int}
+_READ_TABLE = {"source": str, "table": str, "accepted": int, "rejected": int}
 
 
 def _shown_status(value: str) -> str:
@@ -209,7 +222,13 @@ class RunRecord:
         raw = read_record(path)
         if not isinstance(raw, dict):
             return None
-        known = {f.name for f in fields(cls)}
+        known = {f.name: f for f in fields(cls)}
+        if any(k in known and not _fits(known[k], v) for k, v in raw.items()):
+            return None  # edited, or another program's: `status` would stop on it with a traceback
+        for entry in raw.get("inputs", []):
+            needed = _READ_TABLE if "table" in entry else _READ_INPUT
+            if entry.get("status") == "read" and not all(isinstance(entry.get(k), t) for k, t in needed.items()):
+                return None
         try:
             return cls(**{k: v for k, v in raw.items() if k in known})
         except TypeError:  # a key missing: not a record this version can describe

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import held_lock, pdf_text_pages
 
 CXTRUTH = [sys.executable, "-c", "from cxtruth.cli import main; main()"]
@@ -105,3 +107,14 @@ def test_stale_sources_mark_every_page_draft_and_strict_fails(handcalc, run):
     final = run("render", "--month", "2026-10", "--config", handcalc, "--strict")
     assert final.exit_code == 0, final.output
     assert not any("DRAFT" in page for page in pdf_text_pages(out))
+
+
+@pytest.mark.parametrize("edit", [{"outputs": ["x"]}, {"email": "sent"}, {"draft": "no"}, {"inputs": ["x"]},
+                                  {"inputs": [{"source": "nps", "status": "read", "path": "nps.csv", "size": "12"}]}])
+def test_status_on_a_run_record_edited_by_hand_is_one_line_not_a_traceback(handcalc, run, edit):
+    assert run("render", "--month", "2026-10", "--config", handcalc).exit_code == 0
+    record = handcalc.parent / "reports" / "cxtruth-2026-10.run.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), **edit}))
+    status = run("status", "--month", "2026-10", "--config", handcalc)
+    assert status.exit_code == 1 and "Traceback" not in status.output, status.output
+    assert "no run recorded" in status.stdout and "not readable" in status.stdout

@@ -116,6 +116,14 @@ def test_a_report_renders_from_tables(duck, run, tmp_path):
     assert "table usage_events" in text and "Feature adoption" in text
 
 
+def test_status_describes_a_run_from_tables(duck, run):
+    """A table has no path, size or hash in the run record: status named them and stopped."""
+    assert run("render", "--month", "2026-10", "--config", duck).exit_code == 0
+    status = run("status", "--month", "2026-10", "--config", duck)
+    assert status.exit_code == 0 and "Traceback" not in status.output, status.output
+    assert "table usage_events" in status.stdout
+
+
 BROKEN_ACCOUNTS = """account_id,segment,start_date,churn_date,mrr
 a1,SMB,2025-01-10,,100
 a2,SMB,2025-03-01,2026-10-15,200
