@@ -68,6 +68,22 @@ def test_a_run_killed_mid_render_leaves_the_previous_report_byte_identical(handc
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_a_move_that_fails_puts_back_the_files_already_moved(handcalc, run):
+    """The JSON's name is taken by a folder: the new PDF was moved in first and stayed, so the
+    set no longer held together; now the previous PDF is put back and nothing else is left."""
+    assert run("render", "--month", "2026-10", "--config", handcalc, env={"SOURCE_DATE_EPOCH": "1793602800"}).exit_code == 0
+    folder = handcalc.parent / "reports"
+    (folder / "cxtruth-2026-10.json").unlink()
+    (folder / "cxtruth-2026-10.json").mkdir()
+    def files():
+        return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.endswith(".lock")}
+
+    before = files()
+    failed = run("render", "--month", "2026-10", "--config", handcalc, env={"SOURCE_DATE_EPOCH": "1793700000"})
+    assert failed.exit_code == 5 and "cannot write" in failed.stderr
+    assert files() == before  # the previous PDF and run record, byte for byte; no .tmp left
+
+
 def test_run_record_traces_inputs_config_and_timings(handcalc, run):
     import hashlib
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -50,25 +51,61 @@ def _umask() -> int:
 def write_outputs(outputs: dict[Path, bytes | str]) -> None:
     """Write several files as a set: every one complete under a temporary name, then all moved into place.
 
-    A failure while writing (a full disk) replaces none of them. The moves
-    happen in the order given, so the caller puts last the file that names
-    the others' hashes (the run record, decision 51): a kill between two
-    moves leaves files that a reader can tell do not match it.
+    A failure while writing (a full disk) replaces none of them; a failure
+    while moving them (a name taken by a folder) puts back the files already
+    moved, so the previous set stays. The moves happen in the order given, so
+    the caller puts last the file that names the others' hashes (the run
+    record, decision 51): a kill between two moves leaves files that a reader
+    can tell do not match it.
     """
     staged: list[tuple[str, Path]] = []
+    previous: dict[Path, str | None] = {}  # each target's earlier file, kept under a second name
     path = None
     try:
         for path, data in outputs.items():
             staged.append((_write_temporary(path, data), path))
         for tmp, path in staged:
+            previous[path] = _keep(path)
             os.replace(tmp, path)
         for folder in {path.parent for path in outputs}:
             sync_folder(folder)
     except OSError as exc:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
+        _put_back(previous, moved=[p for _, p in staged if p in previous and p != path])
         raise RenderError(f"cannot write {path or exc.filename}: {exc.strerror or exc}",
                           hint="check free space and permissions of the output folder") from None
+    for kept in previous.values():
+        if kept:
+            Path(kept).unlink(missing_ok=True)
+
+
+def _keep(path: Path) -> str | None:
+    """A second name (a hard link) for the file at ``path``, if there is one, to put it back."""
+    if not path.is_file():
+        return None
+    kept = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.prev.tmp")  # link() never overwrites
+    try:
+        os.link(path, kept)
+    except OSError:  # no hard links here: the set cannot be put back, as before
+        return None
+    return kept
+
+
+def _put_back(previous: dict[Path, str | None], moved: list[Path]) -> None:
+    """The earlier files of ``moved`` back in place (best effort), or the new ones removed."""
+    for path in moved:
+        kept = previous.get(path)
+        try:
+            if kept:
+                os.replace(kept, path)
+            else:
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass
+    for kept in previous.values():
+        if kept:
+            Path(kept).unlink(missing_ok=True)
 
 
 
