@@ -8,7 +8,6 @@ Exports are loaded as an analyst loads them: timestamps become TIMESTAMPTZ insta
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +84,18 @@ def without_file_names(document: dict) -> dict:
     for source in [*document["data_quality"]["sources"].values(), *document["stale_sources"]]:
         source.pop("file")
     return document
+
+
+def assert_tables_read_as_files(config: Path, exports: Path, metrics_json, run, out: Path, source: str, table: str):
+    """The warehouse's `metrics --json` is the files' (bar the names), and the PDF names ``table``."""
+    from_files = without_file_names(metrics_json(exports / "config.toml"))
+    from_tables = metrics_json(config)
+    assert from_tables["data_quality"]["sources"][source]["file"] == f"table {table}"
+    assert without_file_names(from_tables) == from_files
+    result = run("render", "--month", "2026-10", "--config", config, "--out", out)
+    assert result.exit_code == 0, result.output
+    text = "\n".join(pdf_text_pages(out))
+    assert f"table {table}" in text and "Feature adoption" in text
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,8 @@ UTC; the report's is New York. Results must equal the files'.
 
 from __future__ import annotations
 
-from conftest import pdf_text_pages
-from test_warehouse import (RENAMED, TABLES, ZONE, exports, table_config, typed_columns,  # noqa: F401 (fixture)
-                            without_file_names)
+from test_warehouse import (RENAMED, TABLES, ZONE, assert_tables_read_as_files, exports,  # noqa: F401 (fixture)
+                            table_config, typed_columns)
 from warehouse import save_csv_to_postgres
 
 
@@ -28,14 +27,7 @@ def test_postgres_tables_give_the_files_metrics_and_render(postgres, exports, me
                                                              monkeypatch):
     config = _config(postgres, exports, tmp_path)
     monkeypatch.setenv("CXTRUTH_WAREHOUSE_PASSWORD", postgres.readonly_password)
-    from_files = without_file_names(metrics_json(exports / "config.toml"))
-    from_tables = metrics_json(config)
-    assert from_tables["data_quality"]["sources"]["nps"]["file"] == "table nps_responses"
-    assert without_file_names(from_tables) == from_files
-    out = tmp_path / "report.pdf"
-    result = run("render", "--month", "2026-10", "--config", config, "--out", out)
-    assert result.exit_code == 0, result.output
-    assert "table nps_responses" in "\n".join(pdf_text_pages(out))
+    assert_tables_read_as_files(config, exports, metrics_json, run, tmp_path / "report.pdf", "nps", "nps_responses")
 
 
 def test_a_wrong_password_is_one_line_without_it(postgres, exports, run, tmp_path, monkeypatch):

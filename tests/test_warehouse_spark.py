@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import pdf_text_pages
-from test_warehouse import (RENAMED, TABLES, ZONE, exports, table_config,  # noqa: F401 (fixture)
-                            typed_columns, without_file_names)
+from test_warehouse import (RENAMED, TABLES, ZONE, assert_tables_read_as_files, exports,  # noqa: F401 (fixture)
+                            table_config, typed_columns)
 from warehouse import save_csv_to_spark, spark_options
 
 pytestmark = pytest.mark.xdist_group("spark")
@@ -31,12 +30,5 @@ def spark_config(spark, spark_dir, exports, tmp_path):
 
 
 def test_spark_tables_give_the_files_metrics_and_render(spark_config, exports, metrics_json, run, tmp_path, spark):
-    from_files = without_file_names(metrics_json(exports / "config.toml"))
-    from_tables = metrics_json(spark_config)
-    assert from_tables["data_quality"]["sources"]["adoption"]["file"] == "table usage_events"
-    assert without_file_names(from_tables) == from_files
-    out = tmp_path / "report.pdf"
-    result = run("render", "--month", "2026-10", "--config", spark_config, "--out", out)
-    assert result.exit_code == 0, result.output
-    text = "\n".join(pdf_text_pages(out))
-    assert "table usage_events" in text and "Feature adoption" in text
+    assert_tables_read_as_files(spark_config, exports, metrics_json, run, tmp_path / "report.pdf",
+                                "adoption", "usage_events")
